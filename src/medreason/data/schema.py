@@ -1,0 +1,37 @@
+"""The canonical MCQ schema, text normalisation and content-hash ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+LETTERS = "ABCDE"
+MIN_OPTIONS, MAX_OPTIONS = 2, 5
+SOURCES = ("medqa", "medmcqa", "huatuo")
+
+# Column order of data/mcq/mcq.parquet. `options` is a map letter -> text; `extra` holds the source's other
+# fields as JSON (provenance kept, schema kept small). The four last columns carry an already-built open-ended
+# problem and SFT example when the source has them (the processed HuatuoGPT-o1 format).
+MCQ_COLUMNS = (
+    "id", "source", "source_id", "source_split", "question", "options", "answer_idx", "answer",
+    "subject", "topic", "explanation", "choice_type", "extra",
+    "open_question", "ground_truth", "complex_cot", "response",
+)
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """The form two texts are compared in: Unicode NFKC, case-folded, white space collapsed."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def content_id(question: str, options: dict[str, str]) -> str:
+    """16 hex chars of SHA-256 over the normalised question and the normalised option texts.
+
+    Option texts are sorted, so the same question with its options in another order is the same item.
+    """
+    opts = sorted(normalise(t) for t in options.values())
+    payload = "\x1f".join([normalise(question), *opts])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
