@@ -60,7 +60,11 @@ def prepare_base_model(base: str, out_dir: str | Path, dtype: str = "bfloat16", 
             from huggingface_hub import snapshot_download
 
             how = "downloaded from the hub"
-            src = Path(snapshot_download(base, revision=revision, allow_patterns=HUB_PATTERNS))
+            try:
+                src = Path(snapshot_download(base, revision=revision, allow_patterns=HUB_PATTERNS))
+            except Exception as e:  # offline, unknown id, gated repo...: say which setting is at fault
+                raise RuntimeError(f"model.base {base!r} is no local folder or .gguf file, and the Hugging Face "
+                                   f"hub could not provide it: {e}") from e
         _link_tree(src, out_dir)
     template = _write_training_template(out_dir)
     return {"base": base, "how": how, "training_template": template,

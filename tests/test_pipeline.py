@@ -1,0 +1,114 @@
+"""`dvc repro` of the first stages in a real, temporary git + DVC repository, as a user runs it."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from medreason.tracking import file_md5
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+STAGES = ["prepare_model", "ingest", "validate_mcq"]
+
+
+def sh(*cmd, cwd, check=True, env=None):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, base_model, _migrated_mlflow_db):
+    """A copy of the project's pipeline in a fresh git repo, `dvc repro` run once; model.base = a local folder."""
+    repo = tmp_path_factory.mktemp("repo")
+    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
+        shutil.copy(ROOT / name, repo / name)
+    for name in ("stages", "src", "data/samples"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["model"]["base"] = str(base_model)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # The default store location (sqlite:///mlruns/mlflow.db), pre-migrated to save the few seconds it takes.
+    (repo / "mlruns").mkdir()
+    shutil.copy(ROOT / "mlruns" / ".gitignore", repo / "mlruns" / ".gitignore")
+    shutil.copy(_migrated_mlflow_db, repo / "mlruns" / "mlflow.db")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    sh("git", "init", "-q", cwd=repo)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init", cwd=repo)
+    sh("dvc", "init", "-q", cwd=repo, env=env)
+    sh("dvc", "config", "core.analytics", "false", cwd=repo, env=env)
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "pipeline", cwd=repo)
+    proc = sh("dvc", "repro", cwd=repo, env=env)
+    return repo, env, proc
+
+
+def test_repro_builds_the_model_the_mcq_set_and_its_validation(repo):
+    repo, env, proc = repo
+    assert (repo / "models" / "base" / "model.safetensors").is_file()
+    ingest = json.loads((repo / "reports" / "ingest.json").read_text())
+    assert ingest["read"] == ingest["kept"] == 120 and ingest["rejected"] == ingest["duplicates"] == 0
+    validation = json.loads((repo / "reports" / "validate_mcq.json").read_text())
+    assert validation["success"] and validation["rows"] == 120
+    assert (repo / "reports" / "gx" / "mcq" / "index.html").is_file()
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert sorted(lock["stages"]) == sorted(STAGES)
+    assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo, env=env).stdout
+    metrics = sh("dvc", "metrics", "show", "--json", cwd=repo, env=env).stdout
+    assert '"kept": 120' in metrics.replace(" ", "").replace('"kept":120', '"kept": 120')
+
+
+def test_each_stage_is_one_mlflow_run_with_lineage(repo):
+    repo, env, _ = repo
+    client = mlflow.MlflowClient(f"sqlite:///{repo}/mlruns/mlflow.db")
+    exp = client.get_experiment_by_name("medreason")
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    assert sorted(runs) == sorted(STAGES)
+    head = sh("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    for name, run in runs.items():
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["DVC_STAGE"] == name
+        assert run.data.tags["git_commit"] == head
+    assert runs["ingest"].data.metrics["kept"] == 120 and runs["ingest"].data.params["sources"].startswith("[")
+    assert runs["validate_mcq"].data.metrics["failed_expectations"] == 0
+    mcq_md5 = next(o["md5"] for o in lock["ingest"]["outs"] if o["path"] == "data/mcq/mcq.parquet")
+    assert runs["validate_mcq"].data.tags["dvc.dep.data/mcq/mcq.parquet"] == mcq_md5
+    digests = {d.dataset.name: d.dataset.digest for d in runs["ingest"].inputs.dataset_inputs}
+    assert digests["mcq"] == mcq_md5 == file_md5(repo / "data" / "mcq" / "mcq.parquet")
+    assert runs["prepare_model"].data.tags["model.how"] == "linked local folder"
+
+
+def test_push_then_pull_restores_the_outputs(repo, tmp_path):
+    repo, env, _ = repo
+    sh("dvc", "remote", "add", "-f", "-d", "tmp", str(tmp_path / "remote"), cwd=repo, env=env)
+    sh("dvc", "push", cwd=repo, env=env)
+    before = file_md5(repo / "data" / "mcq" / "mcq.parquet")
+    shutil.rmtree(repo / "data" / "mcq")
+    shutil.rmtree(repo / ".dvc" / "cache")
+    sh("dvc", "pull", cwd=repo, env=env)
+    assert file_md5(repo / "data" / "mcq" / "mcq.parquet") == before
+    assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo, env=env).stdout
+
+
+def test_a_violation_stops_the_dag_at_validate(repo):
+    repo, env, _ = repo
+    original = (repo / "params.yaml").read_text()
+    try:
+        (repo / "params.yaml").write_text(original.replace("min_rows: 100", "min_rows: 1000"))
+        proc = sh("dvc", "repro", cwd=repo, env=env, check=False)
+        assert proc.returncode != 0
+        assert "failed 1 of 11 expectations" in proc.stderr + proc.stdout
+        assert "expect_table_row_count_to_be_between" in proc.stderr + proc.stdout
+    finally:
+        (repo / "params.yaml").write_text(original)
