@@ -16,8 +16,8 @@ each with ~1% duplicates (exact copies, options reordered, spacing/case changed)
 JSON, empty question, answer out of range), so the dedup and reject paths run. Then it times, in the same process:
 
 * parse_only: read both files and ``orjson.loads`` every line of ``bytes.split(b"\\n")`` -- nothing else; best of 3;
-* the full path the ingest and validate_mcq stages run: ``ingest`` + ``write_outputs`` (temp dir) + ``read_mcq`` +
-  ``mcq_suite`` + ``run_suite(docs_dir=None)`` + ``require``; best of 2, with its phases.
+* the full path the ingest and validate_mcq stages run: ``ingest`` + ``write_outputs`` (temp dir) + reading the
+  Parquet table back + ``mcq_suite`` + ``run_suite(docs_dir=None)`` + ``require``; best of 2, with its phases.
 
 great_expectations, pandas and pyarrow are imported before any clock starts (``ge_import_seconds`` is reported
 apart). Progress goes to stderr; the last stdout line is one JSON object with ``ratio = seconds /
@@ -450,7 +450,9 @@ def parse_only(paths: list[Path]) -> int:
 def full_path(medqa: Path, medmcqa: Path, out: Path) -> dict:
     """What `dvc repro ingest validate_mcq` does with the data, minus MLflow logging and the HTML data docs."""
     from medreason.config import MCQExpectations, SourceConfig
-    from medreason.data.ingest import ingest, read_mcq, write_outputs
+    import pyarrow.parquet as pq
+
+    from medreason.data.ingest import ingest, write_outputs
     from medreason.quality.runner import require, run_suite
     from medreason.quality.suites import mcq_suite
 
@@ -461,9 +463,9 @@ def full_path(medqa: Path, medmcqa: Path, out: Path) -> dict:
     t1 = time.perf_counter()
     write_outputs(result, out / "data" / "mcq", out / "reports" / "ingest.json")
     t2 = time.perf_counter()
-    df = read_mcq(out / "data" / "mcq" / "mcq.parquet")
+    table = pq.read_table(out / "data" / "mcq" / "mcq.parquet")
     t3 = time.perf_counter()
-    frame, checks = mcq_suite(df, MCQExpectations())
+    frame, checks = mcq_suite(table, MCQExpectations())
     t4 = time.perf_counter()
     summary = run_suite("mcq", frame, checks, docs_dir=None)
     require(summary)

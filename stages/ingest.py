@@ -5,7 +5,7 @@ reports/ingest.json (read = kept + rejected + duplicates).
 """
 
 from medreason.config import load_params
-from medreason.data.ingest import ingest, read_mcq, write_outputs
+from medreason.data.ingest import ingest, write_outputs
 from medreason.tracking import log_dataset, stage_run
 
 OUT_DIR = "data/mcq"
@@ -22,7 +22,7 @@ def main() -> None:
         for src in params.sources:
             if src.format != "hf":
                 log_dataset(src.path, name=src.path, context="source")
-        log_dataset(f"{OUT_DIR}/mcq.parquet", name="mcq", context="output", df=read_mcq(f"{OUT_DIR}/mcq.parquet"))
+        log_dataset(f"{OUT_DIR}/mcq.parquet", name="mcq", context="output")
         report = result.report
         mlflow.log_metrics({k: report[k] for k in ("read", "kept", "rejected", "duplicates")})
         mlflow.log_metrics({f"rejected.{k}": v for k, v in report["by_reason"].items()})

@@ -50,18 +50,21 @@ def stage_run(stage: str, params: Any = None) -> Iterator[Any]:
         yield run
 
 
-def log_dataset(path: str | Path, name: str, context: str, df=None) -> None:
-    """Log a file as an MLflow dataset input, its digest the DVC md5 of the file."""
+def log_dataset(path: str | Path, name: str, context: str) -> None:
+    """Log a file as an MLflow dataset input, its digest the file's DVC md5 (a Parquet file's schema too)."""
     import mlflow
     import pandas as pd
 
-    digest = file_md5(path)
-    if df is None:
-        df = pd.DataFrame()
-    scalar = df[[c for c in df.columns if not len(df) or not isinstance(df[c].iloc[0], (dict, list))]]
+    df = pd.DataFrame()
+    if str(path).endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(path)
+        df = pq.read_table(path, columns=[f.name for f in schema if not pa.types.is_nested(f.type)]).to_pandas()
     with warnings.catch_warnings():  # MLflow 3 registers its local source class twice and warns about it
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-        dataset = mlflow.data.from_pandas(scalar, source=str(Path(path).resolve()), name=name, digest=digest)
+        dataset = mlflow.data.from_pandas(df, source=str(Path(path).resolve()), name=name, digest=file_md5(path))
     mlflow.log_input(dataset, context=context)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +15,7 @@ from tqdm import tqdm
 
 from medreason.config import SourceConfig
 from medreason.data.readers import Item, read_file, read_hf, row_parser
-from medreason.data.schema import MCQ_COLUMNS, content_id, normalise
+from medreason.data.schema import MCQ_COLUMNS, normalise
 
 
 @dataclass
@@ -35,8 +37,25 @@ def ingest(sources: Iterable[SourceConfig]) -> IngestResult:
 
     read = kept + rejected + duplicates holds overall and per source.
     """
+    with _no_gc():
+        return _ingest(sources)
+
+
+@contextmanager
+def _no_gc():
+    """Hundreds of thousands of small dicts and no reference cycles: the cyclic collector would only rescan them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _ingest(sources: Iterable[SourceConfig]) -> IngestResult:
     result = IngestResult()
-    seen: dict[str, str] = {}  # id -> normalised answer text of the kept row
+    seen: dict[str, str] = {}  # id -> answer text of the kept row
     by_source: dict[str, dict[str, Any]] = {}
     reasons: Counter[str] = Counter()
     conflicts = 0
@@ -55,14 +74,13 @@ def ingest(sources: Iterable[SourceConfig]) -> IngestResult:
                 })
                 continue
             row = item.row
-            rid = content_id(row["question"], row["options"])
-            if rid in seen:
+            if row["id"] in seen:
                 counts["duplicates"] += 1
-                conflicts += seen[rid] != normalise(row["answer"])
+                conflicts += normalise(seen[row["id"]]) != normalise(row["answer"])
                 continue
-            seen[rid] = normalise(row["answer"])
+            seen[row["id"]] = row["answer"]
             counts["kept"] += 1
-            row["id"], row["source"], row["source_split"] = rid, source_name, src.split
+            row["source"], row["source_split"] = source_name, src.split
             if row["source_id"] is None:
                 row["source_id"] = f"{Path(src.path).name}:{item.line or item.record}"
             result.rows.append(row)
@@ -83,13 +101,19 @@ def to_table(rows: list[dict[str, Any]]):
     """Rows -> an Arrow table in the canonical column order (options as map<string,string>)."""
     import pyarrow as pa
 
-    str_cols = [c for c in MCQ_COLUMNS if c not in ("options", "extra")]
-    arrays = {c: pa.array([r[c] for r in rows], pa.string()) for c in str_cols}
-    arrays["options"] = pa.array([list(r["options"].items()) for r in rows], pa.map_(pa.string(), pa.string()))
-    arrays["extra"] = pa.array(
-        [orjson.dumps(r["extra"], default=str).decode() if r["extra"] else None for r in rows], pa.string()
-    )
-    return pa.table({c: arrays[c] for c in MCQ_COLUMNS})
+    with _no_gc():
+        str_cols = [c for c in MCQ_COLUMNS if c not in ("options", "extra")]
+        arrays = {c: pa.array([r[c] for r in rows], pa.string()) for c in str_cols}
+        offsets, keys, texts = [0], [], []
+        for r in rows:
+            keys.extend(r["options"])
+            texts.extend(r["options"].values())
+            offsets.append(len(keys))
+        arrays["options"] = pa.MapArray.from_arrays(
+            pa.array(offsets, pa.int32()), pa.array(keys, pa.string()), pa.array(texts, pa.string()))
+        arrays["extra"] = pa.array(
+            [orjson.dumps(r["extra"], default=str).decode() if r["extra"] else None for r in rows], pa.string())
+        return pa.table({c: arrays[c] for c in MCQ_COLUMNS})
 
 
 def write_outputs(result: IngestResult, out_dir: str | Path, report_path: str | Path) -> None:
@@ -107,8 +131,12 @@ def write_outputs(result: IngestResult, out_dir: str | Path, report_path: str | 
 
 def read_mcq(path: str | Path):
     """data/mcq/mcq.parquet as a DataFrame whose `options` cells are dicts letter -> text."""
-    import pandas as pd
+    import pyarrow.parquet as pq
 
-    df = pd.read_parquet(path)
-    df["options"] = [dict(o) for o in df["options"]]
+    table = pq.read_table(path)
+    df = table.drop(["options"]).to_pandas()
+    opts = table.column("options").combine_chunks()
+    offsets, keys, texts = opts.offsets.to_pylist(), opts.keys.to_pylist(), opts.items.to_pylist()
+    df.insert(MCQ_COLUMNS.index("options"), "options",
+              [dict(zip(keys[a:b], texts[a:b])) for a, b in zip(offsets[:-1], offsets[1:])])
     return df

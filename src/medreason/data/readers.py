@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from medreason.data.schema import LETTERS, MAX_OPTIONS, MIN_OPTIONS, normalise
+from medreason.data.schema import LETTERS, MAX_OPTIONS, MIN_OPTIONS, normalise, normalised_id
 
 # Reason codes of data/mcq/rejected.jsonl.
 REASONS = (
@@ -46,14 +46,18 @@ class Item:
     raw: str = ""
 
 
-# ---- row parsers: one JSON object of a given schema -> canonical fields, or Reject -------------------------
+# ---- row parsers: one JSON object of a given schema -> canonical fields with their id, or Reject ------------
+
+MEDQA_NAMED = frozenset(("question", "options", "answer_idx", "answer"))
+MEDMCQA_NAMED = frozenset(("question", "opa", "opb", "opc", "opd", "cop", "id", "exp", "subject_name",
+                           "topic_name", "choice_type"))
+
 
 def parse_medqa(obj: dict) -> dict[str, Any]:
     question = _text(obj.get("question"), "question")
-    options = _options(obj.get("options"))
-    idx = _answer_letter(obj.get("answer_idx"), _opt_str(obj.get("answer"), "answer"), options)
-    extra = {k: v for k, v in obj.items() if k not in ("question", "options", "answer_idx", "answer")}
-    return _row(question, options, idx, extra=extra)
+    options, norms = _options(obj.get("options"))
+    idx = _answer_letter(obj.get("answer_idx"), _opt_str(obj.get("answer"), "answer"), options, norms)
+    return _row(question, options, norms, idx, extra={k: v for k, v in obj.items() if k not in MEDQA_NAMED})
 
 
 def parse_huatuo(obj: dict) -> dict[str, Any]:
@@ -69,7 +73,7 @@ def parse_huatuo(obj: dict) -> dict[str, Any]:
 
 def parse_medmcqa(obj: dict, cop_base: int) -> dict[str, Any]:
     question = _text(obj.get("question"), "question")
-    options = _options({L: obj.get(k) for L, k in zip(LETTERS, ("opa", "opb", "opc", "opd"))})
+    options, norms = _options({"A": obj.get("opa"), "B": obj.get("opb"), "C": obj.get("opc"), "D": obj.get("opd")})
     cop = obj.get("cop")
     if cop is None:
         raise Reject("missing_answer", "cop is missing")
@@ -77,15 +81,14 @@ def parse_medmcqa(obj: dict, cop_base: int) -> dict[str, Any]:
         raise Reject("wrong_type", f"cop is {type(cop).__name__}, not int")
     if not 0 <= cop - cop_base < len(LETTERS) or LETTERS[cop - cop_base] not in options:
         raise Reject("answer_not_in_options", f"cop {cop} with cop_base {cop_base}")
-    named = {"question", "opa", "opb", "opc", "opd", "cop", "id", "exp", "subject_name", "topic_name", "choice_type"}
     return _row(
-        question, options, LETTERS[cop - cop_base],
+        question, options, norms, LETTERS[cop - cop_base],
         source_id=_opt_str(obj.get("id"), "id"),
         explanation=_opt_str(obj.get("exp"), "exp"),
         subject=_opt_str(obj.get("subject_name"), "subject_name"),
         topic=_opt_str(obj.get("topic_name"), "topic_name"),
         choice_type=_opt_str(obj.get("choice_type"), "choice_type"),
-        extra={k: v for k, v in obj.items() if k not in named},
+        extra={k: v for k, v in obj.items() if k not in MEDMCQA_NAMED},
     )
 
 
@@ -99,8 +102,9 @@ def row_parser(schema: str, cop_base: int | None = None) -> Callable[[dict], dic
     raise ValueError(f"unknown row schema {schema!r}")
 
 
-def _row(question: str, options: dict[str, str], idx: str, **fields: Any) -> dict[str, Any]:
+def _row(question: str, options: dict[str, str], norms: dict[str, str], idx: str, **fields: Any) -> dict[str, Any]:
     row = {
+        "id": normalised_id(normalise(question), list(norms.values())),
         "source_id": None, "question": question, "options": options, "answer_idx": idx, "answer": options[idx],
         "subject": None, "topic": None, "explanation": None, "choice_type": None, "extra": {},
         "open_question": None, "ground_truth": None, "complex_cot": None, "response": None,
@@ -126,12 +130,15 @@ def _opt_str(value: Any, name: str) -> str | None:
     return value
 
 
-def _options(value: Any) -> dict[str, str]:
+def _options(value: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """The options (letter -> stripped text, in letter order) and their normalised texts."""
     if not isinstance(value, dict):
         raise Reject("wrong_type" if value is not None else "too_few_options",
                      f"options is {type(value).__name__}, not a mapping")
     options: dict[str, str] = {}
-    for letter, text in value.items():
+    norms: dict[str, str] = {}
+    for letter in sorted(value, key=str):
+        text = value[letter]
         if text is None:
             raise Reject("empty_option", f"option {letter} is null")
         if not isinstance(text, str):
@@ -142,21 +149,22 @@ def _options(value: Any) -> dict[str, str]:
         if not text:
             raise Reject("empty_option", f"option {letter} is empty")
         options[letter] = text
+        norms[letter] = normalise(text)
     if len(options) < MIN_OPTIONS:
         raise Reject("too_few_options", f"{len(options)} option(s)")
     if len(options) > MAX_OPTIONS:
         raise Reject("too_many_options", f"{len(options)} options")
-    if len({normalise(t) for t in options.values()}) < len(options):
+    if len(set(norms.values())) < len(norms):
         raise Reject("duplicate_options", "two options have the same text")
-    return dict(sorted(options.items()))
+    return options, norms
 
 
-def _answer_letter(idx: Any, answer: str | None, options: dict[str, str]) -> str:
+def _answer_letter(idx: Any, answer: str | None, options: dict[str, str], norms: dict[str, str]) -> str:
     """The correct letter, checked against the answer text when the source gives both."""
     if idx is None or idx == "":
         if answer is None or not answer.strip():
             raise Reject("missing_answer", "neither answer_idx nor answer")
-        matches = [k for k, t in options.items() if normalise(t) == normalise(answer)]
+        matches = [k for k, t in norms.items() if t == normalise(answer)]
         if len(matches) != 1:
             raise Reject("answer_not_in_options", f"answer text {answer!r} matches {len(matches)} options")
         return matches[0]
@@ -165,7 +173,7 @@ def _answer_letter(idx: Any, answer: str | None, options: dict[str, str]) -> str
     idx = idx.strip().upper()
     if idx not in options:
         raise Reject("answer_not_in_options", f"answer_idx {idx!r} not among {''.join(options)}")
-    if answer is not None and normalise(answer) != normalise(options[idx]):
+    if answer is not None and answer.strip() != options[idx] and normalise(answer) != norms[idx]:
         raise Reject("answer_mismatch", f"answer {answer!r} is not option {idx} {options[idx]!r}")
     return idx
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 
 LETTERS = "ABCDE"
@@ -19,12 +18,11 @@ MCQ_COLUMNS = (
     "open_question", "ground_truth", "complex_cot", "response",
 )
 
-_SPACE = re.compile(r"\s+")
-
-
 def normalise(text: str) -> str:
-    """The form two texts are compared in: Unicode NFKC, case-folded, white space collapsed."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    """The form two texts are compared in: Unicode NFKC, white space collapsed (str.split's), case-folded."""
+    if not text.isascii():  # ASCII is NFKC-stable; the check is O(1) in CPython, NFKC is not
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.split()).casefold()
 
 
 def content_id(question: str, options: dict[str, str]) -> str:
@@ -32,6 +30,10 @@ def content_id(question: str, options: dict[str, str]) -> str:
 
     Option texts are sorted, so the same question with its options in another order is the same item.
     """
-    opts = sorted(normalise(t) for t in options.values())
-    payload = "\x1f".join([normalise(question), *opts])
+    return normalised_id(normalise(question), [normalise(t) for t in options.values()])
+
+
+def normalised_id(question: str, options: list[str]) -> str:
+    """content_id of texts already normalised (the ingest normalises each text once)."""
+    payload = "\x1f".join([question, *sorted(options)])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
