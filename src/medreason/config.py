@@ -89,10 +89,56 @@ class ValidateConfig:
 
 
 @dataclass(frozen=True)
+class LLMConfig:
+    """One LLM client: which backend answers, how it samples, how hard it may be pushed."""
+
+    backend: str = "local"  # local: in-process transformers on a model folder; openai: any compatible endpoint
+    model: str = "models/base"  # a folder (local) or the server's model name (openai)
+    base_url: str | None = None  # openai only; None = OpenAI itself
+    api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 512
+    seed: int = 0
+    concurrency: int = 16
+    requests_per_minute: int = 0  # 0 = no limit
+    tokens_per_minute: int = 0
+    timeout_s: float = 120.0
+    max_retries: int = 5
+    backoff_s: float = 1.0
+    backoff_max_s: float = 60.0
+    batch_size: int = 8  # local only: requests sharing one generate call
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("local", "openai"):
+            raise ConfigError(f"backend: {self.backend!r} is not one of local, openai")
+        if self.backend == "local" and (self.base_url or self.api_key_env):
+            raise ConfigError("base_url/api_key_env: only the openai backend takes them")
+        if self.concurrency < 1 or self.max_retries < 0 or self.timeout_s <= 0 or self.batch_size < 1:
+            raise ConfigError("concurrency, batch_size >= 1, max_retries >= 0 and timeout_s > 0 are needed")
+        if self.api_key_env is not None and not self.api_key_env.replace("_", "").isalnum():
+            raise ConfigError("api_key_env: the name of an environment variable (the key itself stays out of params)")
+
+
+@dataclass(frozen=True)
+class Price:
+    input: float = 0.0  # per million prompt tokens
+    output: float = 0.0  # per million completion tokens
+
+
+@dataclass(frozen=True)
+class LLMSection:
+    teacher: LLMConfig = field(default_factory=LLMConfig)
+    judge: LLMConfig = field(default_factory=LLMConfig)
+    prices: dict[str, Price] = field(default_factory=dict)  # by model name
+
+
+@dataclass(frozen=True)
 class Params:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     validate: ValidateConfig = field(default_factory=ValidateConfig)
+    llm: LLMSection = field(default_factory=LLMSection)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -130,6 +176,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return _coerce(inner, value, where)
     if dataclasses.is_dataclass(tp):
         return build(tp, value, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        inner = typing.get_args(tp)[1]
+        return {str(k): _coerce(inner, v, f"{where}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
