@@ -89,6 +89,7 @@ class LocalBackend:
         self.model_id = str(model_dir)
         self.batch_size, self.max_wait_s, self.dtype = batch_size, max_wait_s, dtype
         self._model = self._tokenizer = None
+        self.generate_calls = 0  # how many batches were generated (to see batching work)
         self._queue: asyncio.Queue | None = None
         self._loop = None
         self._worker = None
@@ -155,6 +156,7 @@ class LocalBackend:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         with torch.inference_mode():
             out = self._model.generate(**enc, **kwargs)
+        self.generate_calls += 1
         new = out[:, enc["input_ids"].shape[1]:]
         results = []
         for i, ids in enumerate(new.tolist()):

@@ -30,26 +30,31 @@ def make_backend(cfg: LLMConfig):
 
 
 class RateLimiter:
-    """Token buckets for requests and tokens per minute (0 = no limit)."""
+    """Token buckets for requests and tokens per minute (0 = no limit).
+
+    Each bucket holds one second's worth, so the rate is smooth rather than a burst of a minute's quota at once
+    (which is what provokes 429 storms).
+    """
 
     def __init__(self, requests_per_minute: int, tokens_per_minute: int):
         self.rpm, self.tpm = requests_per_minute, tokens_per_minute
-        self._req, self._tok = float(max(requests_per_minute, 1)), float(max(tokens_per_minute, 1))
+        self._req_cap, self._tok_cap = max(1.0, self.rpm / 60), max(1.0, self.tpm / 60)
+        self._req, self._tok = self._req_cap, self._tok_cap
         self._t = time.monotonic()
         self._lock = asyncio.Lock()
 
     async def acquire(self, tokens: int) -> None:
         if not self.rpm and not self.tpm:
             return
-        tokens = min(tokens, self.tpm) if self.tpm else 0
+        tokens = min(tokens, self._tok_cap) if self.tpm else 0
         async with self._lock:  # waiters queue up in order
             while True:
                 now = time.monotonic()
                 dt, self._t = now - self._t, now
                 if self.rpm:
-                    self._req = min(self.rpm, self._req + dt * self.rpm / 60)
+                    self._req = min(self._req_cap, self._req + dt * self.rpm / 60)
                 if self.tpm:
-                    self._tok = min(self.tpm, self._tok + dt * self.tpm / 60)
+                    self._tok = min(self._tok_cap, self._tok + dt * self.tpm / 60)
                 need_req = 0.0 if not self.rpm else max(0.0, (1 - self._req) * 60 / self.rpm)
                 need_tok = 0.0 if not self.tpm else max(0.0, (tokens - self._tok) * 60 / self.tpm)
                 if need_req == 0 and need_tok == 0:

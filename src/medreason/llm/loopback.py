@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-FAULTS = ("429", "500", "hang", "malformed", "truncated")
+FAULTS = ("429", "500", "hang", "malformed", "truncated")  # the default mix; "400" can be asked for too
 
 
 def echo_reply(messages: list[dict[str, str]]) -> str:
@@ -61,6 +61,8 @@ class LoopbackServer:
         if fault == "429":
             return web.json_response({"error": {"message": "rate limited", "type": "rate_limit"}}, status=429,
                                      headers={"Retry-After": str(self.retry_after_s)})
+        if fault == "400":
+            return web.json_response({"error": {"message": "bad request", "type": "invalid_request"}}, status=400)
         if fault == "500":
             return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
         if fault == "hang":
