@@ -85,7 +85,9 @@ def flatten(params: Any, prefix: str = "") -> dict[str, str]:
 def git_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # dvc.lock and DVC's .gitignore files change during `dvc repro` itself: they do not make code dirty.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)dvc.lock", ":(exclude,glob)**/.gitignore"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
