@@ -203,3 +203,11 @@ def test_openai_backend_against_transformers_serve(base_model, tmp_path):
             serve.wait(20)
         except subprocess.TimeoutExpired:
             serve.kill()
+
+
+def test_identical_requests_in_flight_are_asked_once(tmp_path):
+    with LoopbackServer(latency_s=0.05) as srv:
+        client = LLMClient(openai_cfg(srv), tmp_path / "c.sqlite")
+        out = client.chat_many([conv(0)] * 5 + [conv(1)], prompt_version="t@1")
+    assert [c.text for c in out] == ["echo: question 0"] * 5 + ["echo: question 1"]
+    assert sum(srv.received.values()) == 2 and client.report()["deduplicated"] == 4

@@ -38,7 +38,8 @@ class OpenAIBackend:
                 raise RuntimeError(f"the API key variable {api_key_env} named in params is not set in the environment")
         self.model_id = model
         # Retries are ours (with the cache and the failure record), so the SDK's are off.
-        self._make = lambda: openai.AsyncOpenAI(base_url=base_url, api_key=key, timeout=timeout_s, max_retries=0)
+        self._make = lambda: openai.AsyncOpenAI(base_url=base_url, api_key=key, timeout=timeout_s, max_retries=0,
+                                                http_client=openai.DefaultAioHttpClient(timeout=timeout_s))
         self._client = self._loop = None
 
     async def complete(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> Completion:

@@ -29,6 +29,15 @@ def make_backend(cfg: LLMConfig):
     return LocalBackend(cfg.model, batch_size=cfg.batch_size)
 
 
+def _loop_factory():
+    """uvloop where installed: its event loop costs less CPU per request than asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 class RateLimiter:
     """Token buckets for requests and tokens per minute (0 = no limit).
 
@@ -78,13 +87,22 @@ class LLMClient:
         self.cost = 0.0
 
     # ---- one request -------------------------------------------------------------------------------------------
-    async def achat(self, messages: list[dict[str, str]], prompt_version: str, **overrides: Any) -> Completion:
+    async def _chat_one(self, messages: list[dict[str, str]], prompt_version: str, **overrides: Any) -> Completion:
         sampling = {**self.sampling, **overrides}
         key = cache_key(self.backend.model_id, messages, sampling, prompt_version)
         hit = self.cache.get(key)
         if hit is not None:
             self.stats["cache_hits"] += 1
             return hit
+        if key in self._inflight:  # the same request is already on its way: share its answer, pay once
+            self.stats["deduplicated"] += 1
+            return await self._inflight[key]
+        task = asyncio.ensure_future(self._ask(key, messages, sampling))
+        self._inflight[key] = task
+        task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await task
+
+    async def _ask(self, key: str, messages: list[dict[str, str]], sampling: dict[str, Any]) -> Completion:
         async with self._semaphore:
             reason = "no attempt"
             for attempt in range(self.cfg.max_retries + 1):
@@ -124,17 +142,19 @@ class LLMClient:
     def chat_many(self, conversations: list[list[dict[str, str]]], prompt_version: str, desc: str = "llm",
                   **overrides: Any) -> list[Completion]:
         """Answer every conversation (in order) with up to ``concurrency`` in flight; shows progress."""
-        return asyncio.run(self.achat_many(conversations, prompt_version, desc=desc, **overrides))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(self.achat_many(conversations, prompt_version, desc=desc, **overrides))
 
     async def achat_many(self, conversations: list[list[dict[str, str]]], prompt_version: str, desc: str = "llm",
                          **overrides: Any) -> list[Completion]:
         from tqdm import tqdm
 
         self._semaphore = asyncio.Semaphore(self.cfg.concurrency)
+        self._inflight: dict[str, asyncio.Future] = {}
         self._limiter = RateLimiter(self.cfg.requests_per_minute, self.cfg.tokens_per_minute)
         with tqdm(total=len(conversations), desc=desc, unit="req", mininterval=1.0) as bar:
             async def one(messages):
-                c = await self.achat(messages, prompt_version, **overrides)
+                c = await self._chat_one(messages, prompt_version, **overrides)
                 bar.update(1)
                 bar.set_postfix(failed=self.stats["failures"], cached=self.stats["cache_hits"],
                                 cost=f"{self.cost:.4f}", refresh=False)

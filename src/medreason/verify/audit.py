@@ -1,0 +1,120 @@
+"""Audit verifiers against hand-labelled pairs: accuracy, precision, recall, balanced accuracy, overall and per kind.
+
+    python -m medreason.verify.audit --verifier lexical embedding default --out reports/verifier_audit.json \
+        --set ../shared/data/verifier_audit.json
+
+The audit set is a JSON list of {kind, question, response, reference, label}. Balanced accuracy is the figure
+to compare: the set has three negatives for every positive, so plain accuracy flatters a verifier that says
+"no" too often.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_SET = "../shared/data/verifier_audit.json"
+
+
+@dataclass(frozen=True)
+class AuditPair:
+    kind: str
+    question: str | None
+    response: str
+    reference: str
+    label: bool
+
+
+def read_audit_set(path: str | Path) -> list[AuditPair]:
+    """Read a labelled audit set; fail naming the record that lacks a field."""
+    with open(path, encoding="utf-8") as f:
+        records = json.load(f)
+    pairs = []
+    for i, r in enumerate(records):
+        try:
+            pairs.append(AuditPair(str(r.get("kind", "all")), r.get("question"), r["response"], r["reference"],
+                                   bool(r["label"])))
+        except KeyError as e:
+            raise ValueError(f"{path}: record {i} has no {e.args[0]!r}") from None
+    return pairs
+
+
+def metrics(labels: list[bool], predictions: list[bool]) -> dict:
+    """Counts and rates of one confusion matrix. A rate whose denominator is 0 is None (undefined), not 0."""
+    tp = sum(1 for y, p in zip(labels, predictions) if y and p)
+    fp = sum(1 for y, p in zip(labels, predictions) if not y and p)
+    tn = sum(1 for y, p in zip(labels, predictions) if not y and not p)
+    fn = sum(1 for y, p in zip(labels, predictions) if y and not p)
+
+    def rate(num: int, den: int) -> float | None:
+        return round(num / den, 4) if den else None
+
+    recall, specificity = rate(tp, tp + fn), rate(tn, tn + fp)
+    rates = [r for r in (recall, specificity) if r is not None]
+    return {
+        "n": len(labels),
+        "tp": tp, "fp": fp, "tn": tn, "fn": fn,
+        "accuracy": rate(tp + tn, len(labels)),
+        "precision": rate(tp, tp + fp),
+        "recall": recall,
+        "specificity": specificity,
+        # Mean of the rates defined: on a one-class kind (all positives) it is that class's rate.
+        "balanced_accuracy": round(sum(rates) / len(rates), 4) if rates else None,
+    }
+
+
+def audit(verifier, pairs: list[AuditPair]) -> dict:
+    """Run ``verifier`` over ``pairs`` (one batch) and score it, overall and per kind."""
+    start = time.perf_counter()
+    results = verifier.verify_many([(p.response, p.reference, p.question) for p in pairs])
+    seconds = time.perf_counter() - start
+    labels = [p.label for p in pairs]
+    predictions = [r.correct for r in results]
+    report = {
+        "verifier": getattr(verifier, "name", type(verifier).__name__),
+        "overall": metrics(labels, predictions),
+        "by_kind": {},
+        "cost": round(sum(r.cost for r in results), 6),
+        "seconds": round(seconds, 2),
+    }
+    for kind in sorted({p.kind for p in pairs}):
+        idx = [i for i, p in enumerate(pairs) if p.kind == kind]
+        report["by_kind"][kind] = metrics([labels[i] for i in idx], [predictions[i] for i in idx])
+    report["errors"] = [
+        {"kind": p.kind, "label": p.label, "reference": p.reference, "reason": r.reason, "score": round(r.score, 4)}
+        for p, r in zip(pairs, results) if r.correct != p.label
+    ]
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from medreason.verify import load_verifier
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verifier", nargs="+", default=["default"], help="verifier names (load_verifier)")
+    parser.add_argument("--set", default=DEFAULT_SET, help="the labelled audit set (JSON list)")
+    parser.add_argument("--out", default="reports/verifier_audit.json")
+    args = parser.parse_args(argv)
+
+    pairs = read_audit_set(args.set)
+    reports = {}
+    for name in args.verifier:
+        report = audit(load_verifier(name), pairs)
+        reports[name] = report
+        o = report["overall"]
+        print(f"{name:>10}  balanced {o['balanced_accuracy']:.3f}  accuracy {o['accuracy']:.3f}  "
+              f"precision {o['precision']}  recall {o['recall']}  fp {o['fp']}  fn {o['fn']}  "
+              f"{report['seconds']:.1f}s", file=sys.stderr)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"set": str(args.set), "pairs": len(pairs), "verifiers": reports}, indent=2) + "\n",
+                   encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""What every verifier shares: the result type, the final-answer cut, and the guard in front of the judging."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from medreason.verify import guard
+
+FINAL_MARKER = "## Final Response"
+_LEADING_JUNK = re.compile(r"^[\s:#*]+")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    correct: bool
+    score: float  # the verifier's own confidence that the answer is the reference's (0..1 for all built-ins)
+    reason: str  # why: the rule that fired, the guard's objection, the judge's failure
+    cost: float = 0.0  # money spent on this verdict (LLM judge only)
+
+
+Item = tuple  # (response, reference) or (response, reference, question)
+
+
+def final_answer(response: str) -> str:
+    """The answer a response commits to: the text after its LAST "## Final Response", else all of it.
+
+    Only this part is judged: a reasoning trace may weigh the reference and then conclude something else.
+    """
+    if response is None:
+        return ""
+    cut = response.rfind(FINAL_MARKER)
+    if cut < 0:
+        return response.strip()
+    return _LEADING_JUNK.sub("", response[cut + len(FINAL_MARKER):]).strip()
+
+
+class Verifier:
+    """Judges whether responses commit to their reference answer.
+
+    Subclasses implement ``_judge(answers, references, questions)`` over the final answers that passed the guard,
+    as one batch. ``verify`` and ``verify_many`` cut the final answer and run the guard first.
+    """
+
+    name = "verifier"
+
+    def verify(self, response: str, reference: str, question: str | None = None) -> VerifyResult:
+        return self.verify_many([(response, reference, question)])[0]
+
+    def verify_many(self, items: Sequence[Item]) -> list[VerifyResult]:
+        results: list[VerifyResult | None] = [None] * len(items)
+        todo: list[int] = []
+        answers, references, questions = [], [], []
+        for i, item in enumerate(items):
+            response, reference = item[0], item[1]
+            question = item[2] if len(item) > 2 else None
+            answer = final_answer(response)
+            objection = guard.check(answer, reference, question)
+            if objection is not None:
+                results[i] = VerifyResult(False, 0.0, f"guard: {objection}")
+                continue
+            todo.append(i)
+            answers.append(answer)
+            references.append(reference)
+            questions.append(question)
+        if todo:
+            for i, result in zip(todo, self._judge(answers, references, questions), strict=True):
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+    def _judge(self, answers: list[str], references: list[str], questions: list[str | None]) -> list[VerifyResult]:
+        raise NotImplementedError
