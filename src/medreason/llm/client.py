@@ -29,15 +29,6 @@ def make_backend(cfg: LLMConfig):
     return LocalBackend(cfg.model, batch_size=cfg.batch_size)
 
 
-def _loop_factory():
-    """uvloop where installed: its event loop costs less CPU per request than asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
 class RateLimiter:
     """Token buckets for requests and tokens per minute (0 = no limit).
 
@@ -142,8 +133,7 @@ class LLMClient:
     def chat_many(self, conversations: list[list[dict[str, str]]], prompt_version: str, desc: str = "llm",
                   **overrides: Any) -> list[Completion]:
         """Answer every conversation (in order) with up to ``concurrency`` in flight; shows progress."""
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            return runner.run(self.achat_many(conversations, prompt_version, desc=desc, **overrides))
+        return asyncio.run(self.achat_many(conversations, prompt_version, desc=desc, **overrides))
 
     async def achat_many(self, conversations: list[list[dict[str, str]]], prompt_version: str, desc: str = "llm",
                          **overrides: Any) -> list[Completion]:
