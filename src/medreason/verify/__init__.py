@@ -1,8 +1,56 @@
-"""Verifiers: does a response commit to the reference answer? (temporary registry)"""
-from medreason.verify.base import VerifyResult, Verifier, final_answer
+"""Verifiers: does a response commit to its reference answer?
 
-def load_verifier(name, **options):
+    from medreason.verify import load_verifier
+    verifier = load_verifier("default")            # the best offline one: lexical rules + embeddings
+    verifier.verify(response, reference, question)  # -> VerifyResult(correct, score, reason, cost)
+    verifier.verify_many([(response, reference, question), ...])
+
+Every verifier judges only the final answer (``final_answer``: the text after the last "## Final Response") and
+runs the commitment guard first (``guard.check``: empty, hedged, negated, self-certifying or grader-addressing
+answers are not correct, whatever the verifier would say). Names:
+
+  lexical     normalised containment and token overlap (no model)
+  embedding   all-MiniLM-L6-v2 cosine similarity, best clause (threshold=...)
+  combined    lexical, plus embeddings where they confirm partial lexical evidence
+  default     combined with its tuned defaults (offline, CPU)
+  llm_judge   a chat model replies True/False (client=<LLMClient>, max_asks=2)
+  classifier  a sequence-classification model (model_path=..., label_index=1, threshold=0.4)
+
+The audit (``python -m medreason.verify.audit``) measures them on a labelled set.
+"""
+
+from __future__ import annotations
+
+from medreason.verify.base import Verifier, VerifyResult, final_answer
+
+VERIFIERS = ("lexical", "embedding", "combined", "default", "llm_judge", "classifier")
+
+
+def load_verifier(name: str, **options) -> Verifier:
+    """A verifier by name, configured by keyword options (each class's constructor arguments)."""
     if name == "lexical":
         from medreason.verify.lexical import LexicalVerifier
+
         return LexicalVerifier(**options)
-    raise KeyError(name)
+    if name == "embedding":
+        from medreason.verify.embedding import EmbeddingVerifier
+
+        return EmbeddingVerifier(**options)
+    if name in ("combined", "default"):
+        from medreason.verify.combined import CombinedVerifier
+
+        verifier = CombinedVerifier(**options)
+        verifier.name = name
+        return verifier
+    if name == "llm_judge":
+        from medreason.verify.llm_judge import LLMJudgeVerifier
+
+        return LLMJudgeVerifier(**options)
+    if name == "classifier":
+        from medreason.verify.classifier import ClassifierVerifier
+
+        return ClassifierVerifier(**options)
+    raise KeyError(f"no verifier named {name!r} (known: {', '.join(VERIFIERS)})")
+
+
+__all__ = ["VERIFIERS", "Verifier", "VerifyResult", "final_answer", "load_verifier"]

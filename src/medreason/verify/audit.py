@@ -1,19 +1,23 @@
 """Audit verifiers against hand-labelled pairs: accuracy, precision, recall, balanced accuracy, overall and per kind.
 
-    python -m medreason.verify.audit --verifier lexical embedding default --out reports/verifier_audit.json \
-        --set ../shared/data/verifier_audit.json
+    python -m medreason.verify.audit --verifier substring lexical embedding default \
+        --out reports/verifier_audit.json --set ../shared/data/verifier_audit.json
 
-The audit set is a JSON list of {kind, question, response, reference, label}. Balanced accuracy is the figure
-to compare: the set has three negatives for every positive, so plain accuracy flatters a verifier that says
-"no" too often.
+The audit set is a JSON list of {kind, question, response, reference, label}. Balanced accuracy (the mean of
+recall and specificity) is the figure to compare: the shared set has three negatives for every positive, so
+plain accuracy flatters a verifier that says "no" too often. Per kind, a kind with one class only has the
+balanced accuracy of that class's rate. ``substring`` is the baseline: the normalised reference found anywhere
+in the response, with no guard. The report lists every wrong verdict with the verifier's reason.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,11 +95,36 @@ def audit(verifier, pairs: list[AuditPair]) -> dict:
     return report
 
 
+class SubstringBaseline:
+    """The baseline to beat: the normalised reference as a substring of the whole response (no guard, no cut).
+
+    Normalised as most exact-match scorers do: Unicode NFKC, case-folded, punctuation to spaces, spaces
+    collapsed, matched at word boundaries.
+    """
+
+    name = "substring"
+
+    @staticmethod
+    def _norm(text: str) -> str:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        return " " + " ".join(re.sub(r"[^\w\s]", " ", text).split()) + " "
+
+    def verify_many(self, items) -> list:
+        from medreason.verify.base import VerifyResult
+
+        out = []
+        for response, reference, *_ in items:
+            hit = self._norm(reference).strip() != "" and self._norm(reference) in self._norm(response)
+            out.append(VerifyResult(hit, float(hit), "substring: " + ("found" if hit else "not found")))
+        return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from medreason.verify import load_verifier
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--verifier", nargs="+", default=["default"], help="verifier names (load_verifier)")
+    parser.add_argument("--verifier", nargs="+", default=["default"],
+                        help="verifier names (load_verifier), or 'substring' for the baseline")
     parser.add_argument("--set", default=DEFAULT_SET, help="the labelled audit set (JSON list)")
     parser.add_argument("--out", default="reports/verifier_audit.json")
     args = parser.parse_args(argv)
@@ -103,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs = read_audit_set(args.set)
     reports = {}
     for name in args.verifier:
-        report = audit(load_verifier(name), pairs)
+        report = audit(SubstringBaseline() if name == "substring" else load_verifier(name), pairs)
         reports[name] = report
         o = report["overall"]
         print(f"{name:>10}  balanced {o['balanced_accuracy']:.3f}  accuracy {o['accuracy']:.3f}  "

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Sequence
 
 from medreason.verify import guard
 
 FINAL_MARKER = "## Final Response"
-_LEADING_JUNK = re.compile(r"^[\s:#*]+")
+_LEADING_JUNK = re.compile(r"^[\s:]+")
 
 
 @dataclass(frozen=True)
 class VerifyResult:
     correct: bool
-    score: float  # the verifier's own confidence that the answer is the reference's (0..1 for all built-ins)
+    score: float  # the verifier's own measure, higher = more likely correct (share of words, cosine, probability)
     reason: str  # why: the rule that fired, the guard's objection, the judge's failure
     cost: float = 0.0  # money spent on this verdict (LLM judge only)
 
 
-Item = tuple  # (response, reference) or (response, reference, question)
+Item = tuple  # (response, reference, question) or (response, reference)
 
 
 def final_answer(response: str) -> str:
@@ -36,11 +37,12 @@ def final_answer(response: str) -> str:
     return _LEADING_JUNK.sub("", response[cut + len(FINAL_MARKER):]).strip()
 
 
-class Verifier:
+class Verifier(ABC):
     """Judges whether responses commit to their reference answer.
 
-    Subclasses implement ``_judge(answers, references, questions)`` over the final answers that passed the guard,
-    as one batch. ``verify`` and ``verify_many`` cut the final answer and run the guard first.
+    ``verify`` and ``verify_many`` cut each response to its final answer and run the guard; what passes goes to
+    ``judge(answers, references, questions)`` as one batch, which each verifier implements (and which other
+    verifiers may call on answers already cut and guarded).
     """
 
     name = "verifier"
@@ -65,9 +67,10 @@ class Verifier:
             references.append(reference)
             questions.append(question)
         if todo:
-            for i, result in zip(todo, self._judge(answers, references, questions), strict=True):
+            for i, result in zip(todo, self.judge(answers, references, questions), strict=True):
                 results[i] = result
         return results  # type: ignore[return-value]
 
-    def _judge(self, answers: list[str], references: list[str], questions: list[str | None]) -> list[VerifyResult]:
-        raise NotImplementedError
+    @abstractmethod
+    def judge(self, answers: list[str], references: list[str], questions: list[str | None]) -> list[VerifyResult]:
+        """One result per answer, in order."""

@@ -16,10 +16,8 @@ import os
 from functools import lru_cache
 
 from medreason.verify.base import Verifier, VerifyResult
+from medreason.verify.guard import ASIDE_OPENERS
 from medreason.verify.match import split_clauses
-
-_CONCESSIVE = ("while", "although", "though", "even though", "whereas", "despite", "unlike", "apart from",
-               "aside from")
 
 
 def default_model_path() -> str:
@@ -38,12 +36,11 @@ def load_model(path: str, device: str = "cpu"):
 
 
 def answer_segments(answer: str, max_segments: int = 64) -> list[str]:
-    """The pieces of an answer to compare with the reference: the whole answer, and each clause if several."""
-    clauses = [c for c in split_clauses(answer) if not c.lower().lstrip(" *#-(\"'").startswith(_CONCESSIVE)]
-    segments = [answer.strip()]
+    """The pieces of an answer to compare with the reference: the answer itself, or its clauses if several."""
+    clauses = [c for c in split_clauses(answer) if not c.lower().lstrip(" *#-(\"'").startswith(ASIDE_OPENERS)]
     if len(clauses) > 1:
-        segments += clauses[:max_segments]
-    return segments
+        return clauses[:max_segments]
+    return [answer.strip()]
 
 
 class EmbeddingVerifier(Verifier):
@@ -62,6 +59,8 @@ class EmbeddingVerifier(Verifier):
 
     def similarities(self, answers: list[str], references: list[str]) -> list[float]:
         """Best cosine similarity per (answer, reference), all texts encoded in one batched call."""
+        if not answers:
+            return []
         segments = [answer_segments(a) for a in answers]
         texts: list[str] = []
         index: dict[str, int] = {}
@@ -78,7 +77,7 @@ class EmbeddingVerifier(Verifier):
             best.append(max(float(vectors[index[t]] @ ref) for t in seg))
         return best
 
-    def _judge(self, answers: list[str], references: list[str], questions: list[str | None]) -> list[VerifyResult]:
+    def judge(self, answers: list[str], references: list[str], questions: list[str | None]) -> list[VerifyResult]:
         results = []
         for sim in self.similarities(answers, references):
             correct = sim >= self.threshold

@@ -1,12 +1,14 @@
 """Lexical verifier: the reference, normalised, found in the final answer.
 
-Two ways to be correct, both on normalised tokens (normalize.py) compared tolerantly (match.same_token):
-1. containment: the whole reference, or the head of "X (qualifier)", or its "(ACRONYM)", occurs as consecutive
-   tokens, at token boundaries ("MI" is found in "an MI", never inside "MIdline");
-2. overlap: for a short answer, the token-overlap F1 between answer and reference; for a long one, the share of
-   the reference's words found close together (within one clause, in a window a little longer than the
-   reference). Either must keep every direction/polarity word with what it qualifies ("decreased estradiol").
-Mentions the guard found to be negated, hedged or in passing never reach this verifier.
+Everything is compared on normalised tokens (normalize.py: case, Unicode, punctuation, articles, plurals,
+numbers and units, abbreviations, synonyms) with tolerant token equality (match.same_token: inflections and
+typos, never numbers or direction words). Correct when, in a mention the guard would call committed:
+1. containment: the reference, or the head of "X (qualifier)" with the qualifier elsewhere, or its "(ACRONYM)",
+   occurs as consecutive tokens, at token boundaries ("MI" is found in "an MI", never inside "midline"); or
+2. overlap: a short answer (about the reference's length) is read whole: token-overlap F1 >= threshold;
+   a long one is searched for a window of one clause holding >= 80% of the reference's words (match.locate),
+   or, for a reference listing several items, one such window per item.
+Either way every direction/polarity word or number keeps what it qualifies ("decreased estradiol").
 """
 
 from __future__ import annotations
@@ -22,49 +24,62 @@ from medreason.verify.normalize import content, tokens
 
 @dataclass(frozen=True)
 class LexicalScore:
-    score: float
-    how: str  # "contains", "overlap", "none"
+    score: float  # 1.0 for containment, else the overlap
+    how: str  # "contains", "overlap" (F1 of a short answer), "window", "parts", "none"
+    short: bool  # the answer was read whole (about as long as the reference)
 
 
-def lexical_score(answer: str, reference: str, question: str | None = None) -> LexicalScore:
-    """How well the reference is found in ``answer``: 1.0 when written out, else the best token overlap.
+def is_short(answer: str, reference: str) -> bool:
+    """An answer about the reference's length (an option, a phrase) rather than an explanation."""
+    ref = content(tokens(reference)) or list(tokens(reference))
+    return len(content(tokens(answer))) <= 2 * len(ref) + 2
 
-    Mentions that the guard would call dismissed, hedged or asides do not count.
-    """
-    located = locate(answer, reference)
+
+def committed_score(answer: str, reference: str, question: str | None = None,
+                    min_recall: float = MENTION_RECALL) -> tuple[float, bool]:
+    """The best mention of the reference that the answer commits to: (share of its words, written out?)."""
+    located = locate(answer, reference, min_recall=min_recall)
     lenient = negative_stem(question)
     committed = [m for m in located.mentions if mention_role(located, m, lenient) == "committed"]
-    if any(m.score == 1.0 for m in committed):
-        return LexicalScore(1.0, "contains")
-
-    ref_tokens = tokens(reference)
-    ref = content(ref_tokens) or list(ref_tokens)
-    answer_content = content(tokens(answer))
-    # A short answer is read whole, so words it adds beyond the reference lower the score (F1).
-    if ref and answer_content and len(answer_content) <= 2 * len(ref) + 2:
-        if not pairs_present(critical_pairs(list(ref_tokens)), critical_order(list(ref_tokens)), answer_content):
-            return LexicalScore(0.0, "none")
-        hits = bag_match(ref, answer_content)
-        if hits:
-            precision, recall = hits / len(answer_content), hits / len(ref)
-            return LexicalScore(2 * precision * recall / (precision + recall), "overlap")
-        return LexicalScore(0.0, "none")
-    # A long one: the best window that holds most of the reference's words (match.locate).
-    best = max((m.score for m in committed), default=0.0)
-    if best < MENTION_RECALL:
-        # A reference of several items ("decreased estradiol and increased LH") may be answered item by item,
-        # in another order or as a list: each item then needs a committed mention of its own.
-        parts = reference_parts(reference)
-        if len(parts) > 1:
-            found = [_part_score(answer, part, lenient) for part in parts]
-            if min(found) >= MENTION_RECALL:
-                return LexicalScore(min(found), "parts")
-    return LexicalScore(best, "overlap" if best else "none")
+    if not committed:
+        return 0.0, False
+    best = max(committed, key=lambda m: (m.exact, m.score))
+    return best.score, best.exact
 
 
-def _part_score(answer: str, part: str, lenient: bool) -> float:
-    located = locate(answer, part)
-    return max((m.score for m in located.mentions if mention_role(located, m, lenient) == "committed"), default=0.0)
+def lexical_score(answer: str, reference: str, question: str | None = None,
+                  min_recall: float = MENTION_RECALL) -> LexicalScore:
+    """How well the reference is found in ``answer``; windows holding less than ``min_recall`` are not looked at."""
+    short = is_short(answer, reference)
+    score, exact = committed_score(answer, reference, question, min_recall)
+    if exact:
+        return LexicalScore(1.0, "contains", short)
+    if short:
+        return LexicalScore(_short_f1(answer, reference), "overlap", short)
+    if score:
+        return LexicalScore(score, "window", short)
+    # A reference of several items ("decreased estradiol and increased LH") may be answered item by item,
+    # in another order or as a list: each item then needs a committed mention of its own.
+    parts = reference_parts(reference)
+    if len(parts) > 1:
+        found = min(committed_score(answer, part, question, min_recall)[0] for part in parts)
+        if found:
+            return LexicalScore(found, "parts", short)
+    return LexicalScore(0.0, "none", short)
+
+
+def _short_f1(answer: str, reference: str) -> float:
+    """Token-overlap F1 of the whole answer against the reference; 0 if a direction word or number differs."""
+    ref_tokens = list(tokens(reference))
+    ref = content(ref_tokens) or ref_tokens
+    words = content(tokens(answer))
+    if not ref or not words or not pairs_present(critical_pairs(ref_tokens), critical_order(ref_tokens), words):
+        return 0.0
+    hits = bag_match(ref, words)
+    if not hits:
+        return 0.0
+    precision, recall = hits / len(words), hits / len(ref)
+    return 2 * precision * recall / (precision + recall)
 
 
 _PART_SPLIT = re.compile(r"\s*;\s*|,?\s+and\s+|,\s*")
@@ -76,8 +91,17 @@ def reference_parts(reference: str) -> list[str]:
     return parts if len(parts) > 1 else [reference]
 
 
+_REASONS = {
+    "contains": "contains the reference",
+    "overlap": "token-overlap F1",
+    "window": "share of the reference's words in one clause",
+    "parts": "share of each item's words found",
+    "none": "reference not found",
+}
+
+
 class LexicalVerifier(Verifier):
-    """Correct iff the reference is contained, or overlaps at least ``threshold``."""
+    """Correct iff the reference is contained, or overlaps at least ``threshold`` (see the module docstring)."""
 
     name = "lexical"
 
@@ -86,18 +110,13 @@ class LexicalVerifier(Verifier):
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
         self.threshold = threshold
 
-    def _judge(self, answers: list[str], references: list[str], questions: list[str | None]) -> list[VerifyResult]:
+    def judge(self, answers: list[str], references: list[str], questions: list[str | None]) -> list[VerifyResult]:
         results = []
         for answer, reference, question in zip(answers, references, questions, strict=True):
-            s = lexical_score(answer, reference, question)
+            s = lexical_score(answer, reference, question, min_recall=self.threshold)
             correct = s.score >= self.threshold
-            if s.how == "contains":
-                reason = "contains the reference"
-            elif s.how == "parts":
-                reason = "contains each item of the reference"
-            elif s.how == "overlap":
-                reason = f"token overlap {s.score:.2f} {'>=' if correct else '<'} {self.threshold}"
-            else:
-                reason = "reference not found"
+            reason = _REASONS[s.how]
+            if s.how not in ("contains", "none"):
+                reason += f" {s.score:.2f} {'>=' if correct else '<'} {self.threshold}"
             results.append(VerifyResult(correct, s.score, f"lexical: {reason}"))
         return results

@@ -14,15 +14,13 @@ from functools import lru_cache
 from medreason.verify.normalize import CRITICAL, STOPWORDS, content, tokens
 
 # Suffixes that change the meaning of a medical word: "prolactin" is not "prolactinoma", "nephritic" not
-# "nephrotic". Two words that differ in one of them are never taken as spelling variants of each other.
+# "nephrotic", "painless" not "painful". Words that differ in one are never spelling variants of each other.
 _MEANINGFUL_SUFFIXES = ("oma", "itis", "itic", "osis", "otic", "emia", "uria", "ectomy", "otomy", "ostomy",
                         "plasty", "scopy", "graphy", "pathy", "algia", "penia", "cytosis", "trophy", "plasia",
-                        "lysis", "genic")
-# Prefixes of opposite meaning that otherwise look like a one-letter typo ("hypokalemia"/"hyperkalemia").
-_OPPOSITE_PREFIXES = (("hypo", "hyper"), ("intra", "inter"), ("intra", "extra"), ("inter", "extra"),
-                      ("pre", "post"), ("ante", "anti"), ("sub", "supra"), ("infra", "supra"), ("endo", "exo"),
-                      ("micro", "macro"), ("mono", "poly"), ("oligo", "poly"), ("brady", "tachy"),
-                      ("hypo", "hypa"), ("ab", "ad"), ("uni", "bi"), ("in", "ex"), ("pro", "anti"))
+                        "lysis", "genic", "less", "ful")
+# Prefixes of opposite meaning that otherwise look like a small typo ("hypokalemia"/"hyperkalemia").
+_OPPOSITE_PREFIXES = (("hypo", "hyper"), ("intra", "inter"), ("ante", "anti"), ("sub", "supra"),
+                      ("pre", "pro"), ("dextro", "levo"))
 # Inflection and derivation endings ignored when comparing two words ("perforator"/"perforating").
 _ENDINGS = ("ations", "ation", "ing", "ed", "or", "er", "ion", "ive", "ic", "ous", "e", "y")
 
@@ -60,18 +58,18 @@ def same_token(a: str, b: str) -> bool:
     return SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.85
 
 
-# Clause boundaries: sentence ends (not decimal points), semicolons, colons, line breaks, and the connectives that
-# open a contrasting clause (kept at the start of the new clause so its role can be read).
+# Clause boundaries: sentence ends (not decimal points, but "2. Next item" is one), semicolons, colons, line
+# breaks, list bullets, and the connectives that open a contrasting clause (kept at the start of the new clause
+# so that its role can be read).
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?](?=\s|$)|[.!?](?=\s+[A-Z])|[;:\n]+|\s\(?\d\)\s|\s[-*\u2022]\s")
 _CONTRAST = re.compile(r",\s*(?=(?:but|whereas|while|although|though|however|yet|instead|rather)\b)", re.I)
-
-
 # A clause opened by a concession ends at its first comma: "While X can help, Y is the choice" has two clauses.
-_CONCESSION = re.compile(r"^\W*(?:while|although|though|even though|whereas|despite|unlike|apart from|aside from)\b[^,]*,",
-                         re.I)
+_CONCESSION = re.compile(
+    r"^\W*(?:while|although|though|even though|whereas|despite|unlike|apart from|aside from)\b[^,]*,", re.I)
 
 
 def split_clauses(text: str) -> list[str]:
+    """The clauses of ``text``, in order, stripped of list markers."""
     parts: list[str] = []
     for sentence in _SENTENCE_END.split(text):
         for part in _CONTRAST.split(sentence):
@@ -115,7 +113,8 @@ class Mention:
     clause: int  # index into the answer's clauses
     start: int  # token span [start, end) inside that clause
     end: int
-    score: float  # 1.0 for the reference written out; else the share of its words in the window
+    score: float  # share of the reference's words found (1.0 when written out)
+    exact: bool  # the reference (or one of its forms) written out as consecutive tokens
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def find_spans(hay: tuple[str, ...], needle: tuple[str, ...]) -> list[tuple[int,
 
 
 def locate(answer: str, reference: str, min_recall: float = MENTION_RECALL, factor: int = WINDOW_FACTOR) -> Located:
-    """Every mention of the reference in ``answer``: written out (score 1), or most of its words close together.
+    """Every mention of the reference in ``answer``: written out, or (when it is not) most of its words close together.
 
     A close-together mention is a window of one clause holding at least ``min_recall`` of the reference's
     content words, in a span of at most ``factor`` * n + 1 content words (n: the reference's), keeping its
@@ -142,14 +141,13 @@ def locate(answer: str, reference: str, min_recall: float = MENTION_RECALL, fact
     """
     clauses = split_clauses(answer)
     clause_tokens = [tokens(c) for c in clauses]
-    whole = " ".join(" ".join(t) for t in clause_tokens)
     mentions: list[Mention] = []
     for form in reference_forms(reference):
         if form.requires and bag_match(list(form.requires), content(tokens(answer))) < len(form.requires):
             continue
         for c, toks in enumerate(clause_tokens):
-            mentions += [Mention(c, s, e, 1.0) for s, e in find_spans(toks, form.tokens)]
-    if mentions or not whole:
+            mentions += [Mention(c, s, e, 1.0, True) for s, e in find_spans(toks, form.tokens)]
+    if mentions:
         return Located(clauses, clause_tokens, mentions)
 
     ref_tokens = tokens(reference)
@@ -169,7 +167,7 @@ def locate(answer: str, reference: str, min_recall: float = MENTION_RECALL, fact
             recall = bag_match(core, content(window)) / len(core)
             if recall >= min_recall and pairs_present(pairs, order, window) and (best is None or recall > best.score):
                 last = max(i for i in span if same_token_any(toks[i], ref))
-                best = Mention(c, span[0], last + 1, recall)
+                best = Mention(c, span[0], last + 1, recall, False)
         if best:
             mentions.append(best)
     return Located(clauses, clause_tokens, mentions)
@@ -232,13 +230,10 @@ def pairs_present(ref_pairs: set[tuple[str, str]], order: list[str], window: lis
     """The window keeps every (qualifier, head) pair of the reference, and the qualifiers' order when it matters."""
     have = critical_pairs(window)
     for q, h in ref_pairs:
-        if not any(q == wq and (h == wh or (h and wh and same_token(h, wh))) for wq, wh in have):
+        # A qualifier that qualifies nothing in the reference ("Bilateral", "23") only has to be there.
+        if not any(q == wq and (not h or h == wh or (wh and same_token(h, wh))) for wq, wh in have):
             return False
     if order:
         seq = iter(t for t in window if t in CRITICAL)
         return all(any(t == w for w in seq) for t in order)
     return True
-
-
-def content_tokens(text: str) -> list[str]:
-    return content(tokens(text))

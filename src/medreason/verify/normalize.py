@@ -1,10 +1,13 @@
 """Text normalisation for answer matching: two spellings of the same answer become the same token list.
 
-What is folded, in order: Unicode (NFKC, case, Greek letters, degree and percent signs), possessives, hyphens and
-slashes, thousands separators, letters glued to digits ("5mg", "LKM2"), number words and ordinals, Roman numerals
-after a classifier word ("type III"), units with their conversions ("1 week" and "7 days" are both "604800
-second"), British spellings, a table of common medical abbreviations (expanded in place), simple plurals and
-articles. Negation words and direction words are kept: they decide whether two answers agree.
+What is folded, in order: Unicode (NFKC, case, accents, Greek letters, degree and percent signs), possessives,
+punctuation (hyphens and slashes separate words), thousands separators, letters glued to digits ("5mg", "LKM2"),
+number words and ordinals, Roman numerals after a classifier word ("type III"), units with their conversions
+("1 week" and "7 days" are both "604800 second"), British spellings, a table of common medical abbreviations
+(expanded in place), simple plurals, articles, direction-word synonyms ("elevated" is "increased") and a small
+synonym table. Negation and direction words are kept: they decide whether two answers agree.
+
+Everything is applied to both the answer and the reference, so a folding only has to be consistent, not pretty.
 """
 
 from __future__ import annotations
@@ -133,6 +136,53 @@ ABBREVIATIONS: dict[str, str] = {
 }
 del ABBREVIATIONS["all"]
 
+# Synonyms folded to one spelling, applied to whole tokens after everything else: international and US drug
+# names, lay and clinical terms. Written as a general table (not from the audit set's answers), two-way safe:
+# both the answer and the reference go through it.
+SYNONYMS: dict[str, str] = {
+    "paracetamol": "acetaminophen",
+    "adrenaline": "epinephrine",
+    "noradrenaline": "norepinephrine",
+    "salbutamol": "albuterol",
+    "frusemide": "furosemide",
+    "lignocaine": "lidocaine",
+    "pethidine": "meperidine",
+    "glyceryl trinitrate": "nitroglycerin",
+    "rifampicin": "rifampin",
+    "aciclovir": "acyclovir",
+    "ciclosporin": "cyclosporine",
+    "amoxycillin": "amoxicillin",
+    "heart attack": "myocardial infarction",
+    "high blood pressure": "hypertension",
+    "low blood pressure": "hypotension",
+    "chickenpox": "varicella",
+    "chicken pox": "varicella",
+    "german measles": "rubella",
+    "whooping cough": "pertussis",
+    "fainting": "syncope",
+    "shortness of breath": "dyspnea",
+    "breathlessness": "dyspnea",
+    "nosebleed": "epistaxis",
+    "itching": "pruritus",
+    "pyrexia": "fever",
+    "emesis": "vomiting",
+    "hair loss": "alopecia",
+    "bruise": "contusion",
+    "bruising": "contusion",
+    "kidney stone": "nephrolithiasis",
+    "renal stone": "nephrolithiasis",
+    "gallstone": "cholelithiasis",
+    "bone marrow suppression": "myelosuppression",
+    "marrow suppression": "myelosuppression",
+    "blood clot": "thrombus",
+    "prior": "previous",
+    "renal": "kidney",
+    "hepatic": "liver",
+    "cardiac": "heart",
+    "gastric": "stomach",
+    "cutaneous": "skin",
+}
+
 # British spellings folded to American ones, as word prefixes (haem-, oedem-, ...) or whole words.
 _BRITISH_PREFIXES = (
     ("haem", "hem"), ("anaem", "anem"), ("ischaem", "ischem"), ("leukaem", "leukem"), ("septicaem", "septicem"),
@@ -155,7 +205,8 @@ _NUMBER_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "single": 1, "double": 2, "triple": 3,
 }
-_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10, "xi": 11, "xii": 12}
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10, "xi": 11,
+          "xii": 12}
 # Words after which a Roman numeral is a number ("type iii", "cranial nerve vii") rather than a word ("iv" drip).
 _ROMAN_CONTEXT = {"type", "grade", "stage", "class", "phase", "factor", "nerve", "cn", "lead", "zone", "level",
                   "group", "complex", "category", "schedule", "degree", "collagen", "mobitz", "hla"}
@@ -233,10 +284,10 @@ def _fold_unicode(text: str) -> str:
     # Accents: keep the base letter (Sjögren -> sjogren).
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = text.replace("°", " degree ").replace("%", " percent ").replace("&", " and ").replace("+", " plus ")
-    text = text.replace("microg", "mcg ")  # "µg" became "micro g"
-    return text
+    return _MICROGRAM.sub(" mcg ", text)  # "µg" became "micro g"
 
 
+_MICROGRAM = re.compile(r"\bmicro\s+g\b")
 _POSSESSIVE = re.compile(rf"(?<=\w)[{_APOSTROPHES}]s?\b")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _GLUED = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
@@ -301,12 +352,40 @@ def tokens(text: str) -> tuple[str, ...]:
             continue
         word = _spelling(word)
         if word in ABBREVIATIONS:
-            out += ABBREVIATIONS[word].split()
+            out += [stem(w) for w in ABBREVIATIONS[word].split()]
         elif word not in ARTICLES:
             out.append(_POLARITY_SYNONYMS.get(word, stem(word)))
         i += 1
-    # Abbreviation expansions and synonyms may have produced plurals or British spellings too.
-    return tuple(stem(_spelling(t)) if not t.isdigit() else t for t in out)
+    return tuple(_fold_synonyms(out))
+
+
+def _fold_synonyms(words: list[str]) -> list[str]:
+    """Replace each synonym phrase (longest first) by its canonical tokens."""
+    table = _synonym_table()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for n in (3, 2, 1):
+            key = tuple(words[i:i + n])
+            if len(key) == n and key in table:
+                out += table[key]
+                i += n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+@lru_cache(maxsize=1)
+def _synonym_table() -> dict[tuple[str, ...], list[str]]:
+    # Both sides in the token form the pipeline produces (stemmed, polarity-folded: "high" is "increased").
+    return {tuple(_plain_tokens(k)): _plain_tokens(v) for k, v in SYNONYMS.items()}
+
+
+def _plain_tokens(text: str) -> list[str]:
+    words = [_POLARITY_SYNONYMS.get(w, w) for w in _WORD.findall(_fold_unicode(text))]
+    return [stem(_spelling(w)) for w in words if w not in ARTICLES]
 
 
 def _is_number(word: str) -> bool:
