@@ -16,7 +16,7 @@ from medreason.tracking import file_md5
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
-STAGES = ["prepare_model", "ingest", "validate_mcq"]
+STAGES = ["prepare_model", "ingest", "validate_mcq", "audit_verifier"]
 
 
 def sh(*cmd, cwd, check=True, env=None):
@@ -63,6 +63,8 @@ def test_repro_builds_the_model_the_mcq_set_and_its_validation(repo):
     assert (repo / "reports" / "gx" / "mcq" / "index.html").is_file()
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     assert sorted(lock["stages"]) == sorted(STAGES)
+    # ../shared is not beside the temporary repo: the audit says it skipped, and why.
+    assert json.loads((repo / "reports" / "verifier_audit.json").read_text())["skipped"] == "audit set not found"
     assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo, env=env).stdout
     metrics = sh("dvc", "metrics", "show", "--json", cwd=repo, env=env).stdout
     assert '"kept": 120' in metrics.replace(" ", "").replace('"kept":120', '"kept": 120')
@@ -87,6 +89,7 @@ def test_each_stage_is_one_mlflow_run_with_lineage(repo):
     digests = {d.dataset.name: d.dataset.digest for d in runs["ingest"].inputs.dataset_inputs}
     assert digests["mcq"] == mcq_md5 == file_md5(repo / "data" / "mcq" / "mcq.parquet")
     assert runs["prepare_model"].data.tags["model.how"] == "linked local folder"
+    assert runs["audit_verifier"].data.tags["audit.skipped"] == "audit set not found"
 
 
 def test_push_then_pull_restores_the_outputs(repo, tmp_path):

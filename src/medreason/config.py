@@ -134,11 +134,30 @@ class LLMSection:
 
 
 @dataclass(frozen=True)
+class VerifyConfig:
+    verifier: str = "default"  # lexical, embedding, combined, default, llm_judge (uses llm.judge), classifier
+    compare: tuple[str, ...] = ()  # verifiers (or "substring", the baseline) audited beside it
+    audit_set: str = "../shared/data/verifier_audit.json"  # labelled pairs; the audit is skipped, saying so, if absent
+    classifier_model: str | None = None  # a sequence-classification folder or hub id (classifier only)
+    label_index: int = 1
+    threshold: float = 0.4
+
+    def __post_init__(self) -> None:
+        known = ("lexical", "embedding", "combined", "default", "llm_judge", "classifier")
+        for name in (self.verifier, *self.compare):
+            if name not in known + ("substring",):
+                raise ConfigError(f"verifier: {name!r} is not one of {', '.join(known)} (or substring, to compare)")
+        if "classifier" in (self.verifier, *self.compare) and not self.classifier_model:
+            raise ConfigError("classifier_model: the classifier verifier needs a model")
+
+
+@dataclass(frozen=True)
 class Params:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     validate: ValidateConfig = field(default_factory=ValidateConfig)
     llm: LLMSection = field(default_factory=LLMSection)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -53,4 +53,18 @@ def load_verifier(name: str, **options) -> Verifier:
     raise KeyError(f"no verifier named {name!r} (known: {', '.join(VERIFIERS)})")
 
 
-__all__ = ["VERIFIERS", "Verifier", "VerifyResult", "final_answer", "load_verifier"]
+def verifier_from_params(name: str, verify, llm=None, cache_path: str | None = None) -> Verifier:
+    """The verifier ``name`` configured from params (``verify`` section; ``llm`` and a cache for the judge)."""
+    if name == "llm_judge":
+        from medreason.llm.client import LLMClient
+
+        if llm is None or cache_path is None:
+            raise ValueError("llm_judge needs the llm params section and a cache path")
+        return load_verifier(name, client=LLMClient(llm.judge, cache_path, prices=llm.prices))
+    if name == "classifier":
+        return load_verifier(name, model_path=verify.classifier_model, label_index=verify.label_index,
+                             threshold=verify.threshold)
+    return load_verifier(name)
+
+
+__all__ = ["VERIFIERS", "Verifier", "VerifyResult", "final_answer", "load_verifier", "verifier_from_params"]

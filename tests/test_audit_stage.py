@@ -1,0 +1,25 @@
+"""The audit_verifier stage on the real shared audit set."""
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from conftest import ROOT, shared_file
+
+
+def test_audit_stage_reports_each_verifier_on_the_shared_set(tmp_path, mlflow_store):
+    audit_set = shared_file("verifier_audit.json")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["verify"].update(audit_set=str(audit_set), compare=["substring"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "audit_verifier.py")], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "reports" / "verifier_audit.json").read_text())
+    assert report["pairs"] == 806 and set(report["verifiers"]) == {"default", "substring"}
+    default, substring = report["verifiers"]["default"]["overall"], report["verifiers"]["substring"]["overall"]
+    assert default["balanced_accuracy"] >= 0.93 > substring["balanced_accuracy"]
+    assert set(report["verifiers"]["default"]["by_kind"]) == {
+        "option_correct", "option_wrong", "response_agrees", "response_contradicts", "response_other_case"}
