@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from medreason.config import load_params
-from medreason.tracking import log_dataset, stage_run
+from medreason.tracking import log_dataset, log_llm_usage, stage_run
 from medreason.verify import verifier_from_params
 from medreason.verify.audit import SubstringBaseline, audit, read_audit_set
 
@@ -41,6 +41,7 @@ def main() -> None:
             client = getattr(verifier, "client", None)
             if client is not None:
                 usage[name] = client.report()
+                log_llm_usage(usage[name], prefix=f"{name}.llm")
             o = reports[name]["overall"]
             mlflow.log_metrics({f"{name}.{k}": o[k] for k in ("balanced_accuracy", "accuracy", "precision", "recall")
                                 if o[k] is not None})

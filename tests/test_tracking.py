@@ -37,3 +37,13 @@ def test_flatten_nested_params():
 def test_dep_hashes_without_dvc_yaml(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert dep_hashes("ingest") == {}
+
+
+def test_llm_usage_becomes_metrics(tmp_path, monkeypatch, mlflow_store):
+    from medreason.tracking import log_llm_usage
+
+    monkeypatch.chdir(tmp_path)
+    with stage_run("audit_verifier") as run:
+        log_llm_usage({"model": "gpt-4o", "requests": 7, "failures": 1, "cost": 0.25}, prefix="judge.llm")
+    metrics = mlflow.MlflowClient(mlflow_store).get_run(run.info.run_id).data.metrics
+    assert metrics == {"judge.llm.requests": 7, "judge.llm.failures": 1, "judge.llm.cost": 0.25}

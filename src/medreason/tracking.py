@@ -68,6 +68,14 @@ def log_dataset(path: str | Path, name: str, context: str) -> None:
     mlflow.log_input(dataset, context=context)
 
 
+def log_llm_usage(usage: dict[str, Any], prefix: str = "llm") -> None:
+    """An LLM client's report() totals (requests, cache hits, failures, tokens, cost) as MLflow metrics."""
+    import mlflow
+
+    mlflow.log_metrics({f"{prefix}.{k}": float(v) for k, v in usage.items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+
+
 def flatten(params: Any, prefix: str = "") -> dict[str, str]:
     """A params section (dataclass or dict) as flat ``a.b.c`` keys; lists become JSON."""
     if dataclasses.is_dataclass(params):
