@@ -39,7 +39,6 @@ def repo(tmp_path_factory, base_model, _migrated_mlflow_db):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     # The default store location (sqlite:///mlruns/mlflow.db), pre-migrated to save the few seconds it takes.
     (repo / "mlruns").mkdir()
-    shutil.copy(ROOT / "mlruns" / ".gitignore", repo / "mlruns" / ".gitignore")
     shutil.copy(_migrated_mlflow_db, repo / "mlruns" / "mlflow.db")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)
