@@ -17,9 +17,10 @@ import json
 import re
 import sys
 import time
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
+from medreason.data.schema import normalise
 
 DEFAULT_SET = "../shared/data/verifier_audit.json"
 
@@ -106,8 +107,7 @@ class SubstringBaseline:
 
     @staticmethod
     def _norm(text: str) -> str:
-        text = unicodedata.normalize("NFKC", text).casefold()
-        return " " + " ".join(re.sub(r"[^\w\s]", " ", text).split()) + " "
+        return " " + " ".join(re.sub(r"[^\w\s]", " ", normalise(text)).split()) + " "
 
     def verify_many(self, items) -> list:
         from medreason.verify.base import VerifyResult

@@ -14,7 +14,6 @@ conclusion is, and the reference are kept (a plain right truncation would cut th
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 from medreason.verify.base import Verifier, VerifyResult
@@ -59,7 +58,6 @@ class ClassifierVerifier(Verifier):
     def _load(self):
         """Model and tokenizer, loaded once, on first use (torch and transformers are heavy imports)."""
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

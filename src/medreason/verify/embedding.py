@@ -12,7 +12,6 @@ answers of the same shape ("left" vs "right" middle cerebral artery) score high:
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from medreason.verify.base import Verifier, VerifyResult
@@ -29,10 +28,9 @@ def default_model_path() -> str:
 @lru_cache(maxsize=4)
 def load_model(path: str, device: str = "cpu"):
     """One SentenceTransformer per (path, device) per process: loading takes seconds, encoding milliseconds."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a folder on disk: never reach for the hub
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(path, device=device)
+    return SentenceTransformer(path, device=device, local_files_only=True)  # a folder on disk: never the hub
 
 
 def answer_segments(answer: str, max_segments: int = 64) -> list[str]:
