@@ -1,6 +1,6 @@
 """Stage validate: run a dataset's Great Expectations suite; a violation stops `dvc repro` here.
 
-    python stages/validate.py mcq             # what `dvc repro validate_mcq` runs
+    python stages/validate.py mcq             # what `dvc repro validate_mcq` runs (also: problems, splits)
 
 Writes reports/validate_<dataset>.json (a DVC metric) and HTML data docs under reports/gx/<dataset>/.
 """
@@ -8,27 +8,45 @@ Writes reports/validate_<dataset>.json (a DVC metric) and HTML data docs under r
 import argparse
 import sys
 
-from medreason.config import load_params
+from medreason.config import SPLITS, load_params
 from medreason.quality.runner import ValidationFailed, require, run_suite, write_summary
-from medreason.quality.suites import SUITES
+from medreason.quality.suites import mcq_suite, problems_suite, splits_suite
 from medreason.tracking import log_dataset, stage_run
 
-DATASETS = {"mcq": "data/mcq/mcq.parquet"}
+DATASETS = {
+    "mcq": ["data/mcq/mcq.parquet"],
+    "problems": ["data/problems/problems.parquet"],
+    "splits": [f"data/splits/{name}.parquet" for name in SPLITS],
+}
+
+
+def suite(dataset: str, expect):
+    """The frame to validate and its checks."""
+    import pyarrow.parquet as pq
+
+    from medreason.data.frames import read_rows
+
+    paths = DATASETS[dataset]
+    if dataset == "mcq":
+        return mcq_suite(pq.read_table(paths[0]), expect.mcq)
+    if dataset == "problems":
+        return problems_suite(read_rows(paths[0]), expect.problems)
+    splits = {name: read_rows(path) for name, path in zip(SPLITS, paths)}
+    return splits_suite(splits, expect.splits, expect.problems.max_answer_words)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", choices=sorted(DATASETS))
     dataset = parser.parse_args().dataset
-    expectations = getattr(load_params().validate, dataset)
-    path = DATASETS[dataset]
+    expect = load_params().validate
     try:
-        with stage_run(f"validate_{dataset}", expectations):  # a violation marks the MLflow run FAILED
+        with stage_run(f"validate_{dataset}", expect):  # a violation marks the MLflow run FAILED
             import mlflow
-            import pyarrow.parquet as pq
 
-            frame, checks = SUITES[dataset](pq.read_table(path), expectations)
-            log_dataset(path, name=dataset, context="validated")
+            frame, checks = suite(dataset, expect)
+            for path in DATASETS[dataset]:
+                log_dataset(path, name=path.rsplit("/", 1)[1].removesuffix(".parquet"), context="validated")
             summary = run_suite(dataset, frame, checks, docs_dir=f"reports/gx/{dataset}")
             write_summary(summary, f"reports/validate_{dataset}.json")
             mlflow.log_metrics({"rows": summary["rows"], "expectations": summary["evaluated"],

@@ -16,7 +16,8 @@ from medreason.tracking import file_md5
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
-STAGES = ["prepare_model", "ingest", "validate_mcq", "audit_verifier"]
+STAGES = ["prepare_model", "ingest", "validate_mcq", "audit_verifier", "difficulty", "curate", "validate_problems",
+          "split", "validate_splits"]
 
 
 def sh(*cmd, cwd, check=True, env=None):
@@ -69,6 +70,45 @@ def test_repro_builds_the_model_the_mcq_set_and_its_validation(repo):
     assert '"kept": 120' in metrics.replace(" ", "").replace('"kept":120', '"kept": 120')
 
 
+def test_repro_curates_problems_and_splits_with_a_funnel_that_reconciles(repo):
+    repo, env, _ = repo
+    from medreason.data.frames import read_rows
+
+    curate = json.loads((repo / "reports" / "curate.json").read_text())
+    problems = read_rows(repo / "data" / "problems" / "problems.parquet")
+    ledger = read_rows(repo / "data" / "problems" / "ledger.parquet")
+    assert curate["in"] == len(ledger) == 120 and curate["kept"] == len(problems) >= 40
+    assert sum(e["dropped_at"] is None for e in ledger) == len(problems)
+    assert curate["by_reason"]["too_easy"] > 0
+    multi = {r["id"] for r in read_rows(repo / "data" / "mcq" / "mcq.parquet") if r["choice_type"] == "multi"}
+    assert len(multi) == 4 and all(e["dropped_at"] in ("difficulty", "rules") for e in ledger if e["mcq_id"] in multi)
+    split = json.loads((repo / "reports" / "split.json").read_text())
+    splits = {name: read_rows(repo / "data" / "splits" / f"{name}.parquet") for name in ("search", "rl", "eval")}
+    assert {name: len(rows) for name, rows in splits.items()} == split["kept"]
+    assert sum(split["kept"].values()) + sum(split["contaminated"].values()) == len(problems)
+    assert all(s["skipped"] == "file not found" for s in split["eval_sets"])  # no evaluation files in the sample
+    assert all(r["options"] and r["answer_idx"] in r["options"] for r in splits["eval"])
+    assert json.loads((repo / "reports" / "validate_splits.json").read_text())["success"]
+    # The funnel, as `dvc plots show` renders it.
+    out = json.loads(sh("dvc", "plots", "show", "--json", cwd=repo, env=env).stdout)
+    (plot,) = [v for k, v in out["data"].items() if "funnel" in k]
+    data = plot[0]["content"]["data"]["values"]
+    assert [int(d["count"]) for d in data][0] == 120 and len(data) == 2 + len(curate["funnel"]) + 3
+
+
+def test_changing_the_difficulty_rule_does_not_rerun_the_models(repo):
+    repo, env, _ = repo
+    original = (repo / "params.yaml").read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["curate"]["min_question_chars"] = 60
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        changed = json.loads(sh("dvc", "status", "--json", cwd=repo, env=env).stdout)
+        assert "curate" in changed and "difficulty" not in changed
+    finally:
+        (repo / "params.yaml").write_text(original)
+
+
 def test_each_stage_is_one_mlflow_run_with_lineage(repo):
     repo, env, _ = repo
     client = mlflow.MlflowClient(f"sqlite:///{repo}/mlruns/mlflow.db")
@@ -89,6 +129,9 @@ def test_each_stage_is_one_mlflow_run_with_lineage(repo):
     assert digests["mcq"] == mcq_md5 == file_md5(repo / "data" / "mcq" / "mcq.parquet")
     assert runs["prepare_model"].data.tags["model.how"] == "linked local folder"
     assert runs["audit_verifier"].data.tags["audit.skipped"] == "audit set not found"
+    assert runs["curate"].data.metrics["funnel.dedup.out"] == runs["split"].data.metrics["funnel.after_dedup"]
+    artifacts = {a.path for a in client.list_artifacts(runs["split"].info.run_id)}
+    assert {"funnel.png", "funnel.csv", "split.json"} <= artifacts
 
 
 def test_push_then_pull_restores_the_outputs(repo, tmp_path):

@@ -195,7 +195,7 @@ class ScriptedClient:
         self.calls: list[tuple[list, str]] = []
         self.cost = cost
 
-    def chat_many(self, conversations, prompt_version):
+    def chat_many(self, conversations, prompt_version, desc="llm"):
         self.calls.append((conversations, prompt_version))
         replies = self.rounds.pop(0) if self.rounds else ["True"] * len(conversations)
         assert len(replies) == len(conversations)

@@ -84,8 +84,21 @@ class MCQExpectations:
 
 
 @dataclass(frozen=True)
+class ProblemExpectations:
+    min_rows: int = 1
+    max_answer_words: int = 12  # a ground truth a verifier can match is short
+
+
+@dataclass(frozen=True)
+class SplitExpectations:
+    min_rows: dict[str, int] = field(default_factory=dict)  # per split: search, rl, eval
+
+
+@dataclass(frozen=True)
 class ValidateConfig:
     mcq: MCQExpectations = field(default_factory=MCQExpectations)
+    problems: ProblemExpectations = field(default_factory=ProblemExpectations)
+    splits: SplitExpectations = field(default_factory=SplitExpectations)
 
 
 @dataclass(frozen=True)
@@ -152,12 +165,91 @@ class VerifyConfig:
 
 
 @dataclass(frozen=True)
+class AnswererConfig:
+    """One model of the difficulty filter. loglik: the letter with the highest next-token log-probability, from a
+    local model folder (batched, no generation); generate: a reply through the LLM client, parsed for a letter."""
+
+    name: str
+    method: str = "loglik"  # loglik | generate
+    model: str | None = None  # loglik: a local model folder
+    llm: LLMConfig | None = None  # generate: the client (a vLLM/SGLang endpoint at scale)
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if not self.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ConfigError(f"name: {self.name!r} must be letters, digits, '-', '_' or '.' (it names a column)")
+        if self.method not in ("loglik", "generate"):
+            raise ConfigError(f"method: {self.method!r} is not one of loglik, generate")
+        if self.method == "loglik" and (not self.model or self.llm is not None):
+            raise ConfigError("model: a loglik answerer needs model (a local folder) and no llm")
+        if self.method == "generate" and (self.llm is None or self.model is not None):
+            raise ConfigError("llm: a generate answerer needs llm (a client config) and no model")
+
+
+@dataclass(frozen=True)
+class CurateConfig:
+    answerers: tuple[AnswererConfig, ...] = ()  # a question every answerer gets right is too easy; () = no filter
+    min_question_chars: int = 0  # shorter questions are dropped
+    rules: bool = True  # drop what is ambiguous by construction (EXCEPT questions, multi-answer, all of the above...)
+    llm_filter: bool = False  # the teacher's verdict: Pass / Too Simple / Ambiguous Answer / Not Reformulatable
+    reformulate: str = "rule"  # rule (offline) | llm (the teacher writes question + ground truth as JSON)
+    max_asks: int = 2  # LLM steps: asks per item before an unreadable reply counts as failed
+    max_answer_words: int = 12
+
+    def __post_init__(self) -> None:
+        names = [a.name for a in self.answerers]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"answerers: names must be unique, got {names}")
+        if self.reformulate not in ("rule", "llm"):
+            raise ConfigError(f"reformulate: {self.reformulate!r} is not one of rule, llm")
+        if self.max_asks < 1 or self.max_answer_words < 1:
+            raise ConfigError("max_asks and max_answer_words must be >= 1")
+
+
+@dataclass(frozen=True)
+class EvalSetConfig:
+    """An evaluation set to decontaminate against: JSON (a list, a dict of records, or a dict of lists such as the
+    authors' eval_data.json), JSON lines, CSV or Parquet, its question text in column ``field`` (MedQA, MedMCQA and
+    MMLU-Pro: question; PubMedQA's ori_pqal.json: QUESTION; GPQA's CSV: Question)."""
+
+    name: str
+    path: str
+    field: str = "question"
+    required: bool = False  # absent and not required: skipped, and the report says so
+
+
+SPLITS = ("search", "rl", "eval")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    seed: int = 0
+    fractions: dict[str, float] = field(default_factory=lambda: {"search": 0.45, "rl": 0.45, "eval": 0.1})
+    max_sizes: dict[str, int] = field(default_factory=dict)  # a cap per split (the paper: 20K search, 20K RL)
+    window: int = 64  # decontamination: characters a problem may share with an evaluation question, minus one
+    boilerplate: int = 5  # a window in this many evaluation questions is an exam stem, not contamination (0: off)
+    eval_sets: tuple[EvalSetConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        if set(self.fractions) != set(SPLITS) or any(f < 0 for f in self.fractions.values()):
+            raise ConfigError(f"fractions: need search, rl and eval, each >= 0, got {self.fractions}")
+        if abs(sum(self.fractions.values()) - 1.0) > 1e-9:
+            raise ConfigError(f"fractions: must sum to 1, got {sum(self.fractions.values())}")
+        if not set(self.max_sizes) <= set(SPLITS) or any(v < 0 for v in self.max_sizes.values()):
+            raise ConfigError(f"max_sizes: keys among {', '.join(SPLITS)}, values >= 0")
+        if self.window < 8 or self.boilerplate < 0:
+            raise ConfigError("window: must be >= 8; boilerplate: >= 0")
+
+
+@dataclass(frozen=True)
 class Params:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     validate: ValidateConfig = field(default_factory=ValidateConfig)
     llm: LLMSection = field(default_factory=LLMSection)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    curate: CurateConfig = field(default_factory=CurateConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -86,7 +86,7 @@ def flatten(params: Any, prefix: str = "") -> dict[str, str]:
         if isinstance(v, dict):
             out.update(flatten(v, key + "."))
         else:
-            out[key] = json.dumps(v) if isinstance(v, (list, tuple)) else str(v)
+            out[key] = json.dumps(v, default=dataclasses.asdict) if isinstance(v, (list, tuple)) else str(v)
     return out
 
 

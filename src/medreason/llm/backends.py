@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 from medreason.llm.types import Completion
@@ -83,11 +85,35 @@ def _retry_after(response) -> float | None:
         return None
 
 
+def model_fingerprint(model_dir: str | Path) -> str:
+    """12 hex chars that change when a model folder's weights, config or tokenizer change.
+
+    A cache keyed on the folder's path alone would hand back a replaced model's answers. Weights are sampled
+    (size + first and last MiB of each file), so an 8B folder is fingerprinted in milliseconds.
+    """
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(f"model folder {model_dir} not found (`dvc repro prepare_model` builds models/base)")
+    h = hashlib.sha256()
+    for f in sorted(Path(model_dir).iterdir()):
+        if not f.is_file():
+            continue
+        h.update(f.name.encode())
+        with open(f, "rb") as fh:
+            if f.suffix in (".safetensors", ".bin", ".gguf", ".pt"):
+                size = f.stat().st_size
+                h.update(str(size).encode())
+                h.update(fh.read(1 << 20))
+                fh.seek(max(0, size - (1 << 20)))
+            h.update(fh.read())
+    return h.hexdigest()[:12]
+
+
 class LocalBackend:
     """Batched in-process generation. Requests with the same sampling parameters share a ``generate`` call."""
 
     def __init__(self, model_dir: str, batch_size: int = 8, max_wait_s: float = 0.02, dtype: str = "bfloat16"):
-        self.model_id = str(model_dir)
+        self.model_dir = str(model_dir)
+        self.model_id = f"{self.model_dir}@{model_fingerprint(model_dir)}"  # the cache key's model
         self.batch_size, self.max_wait_s, self.dtype = batch_size, max_wait_s, dtype
         self._model = self._tokenizer = None
         self.generate_calls = 0  # how many batches were generated (to see batching work)
@@ -135,10 +161,10 @@ class LocalBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self._tokenizer = AutoTokenizer.from_pretrained(self.model_id, padding_side="left")
+        self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, padding_side="left")
         if self._tokenizer.pad_token is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token
-        self._model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=getattr(torch, self.dtype)).eval()
+        self._model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=getattr(torch, self.dtype)).eval()
 
     def _generate(self, conversations: list[list[dict[str, str]]], sampling: dict[str, Any]) -> list[Completion]:
         import torch

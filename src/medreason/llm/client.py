@@ -157,7 +157,9 @@ class LLMClient:
 
     def report(self) -> dict[str, Any]:
         """Usage totals for reports/ and MLflow (no secrets: the key never reaches the client object's state)."""
-        return {"model": self.backend.model_id, "backend": self.cfg.backend, **dict(self.stats),
+        counts = ("requests", "answered", "failures", "retries", "cache_hits", "deduplicated", "prompt_tokens",
+                  "completion_tokens")
+        return {"model": self.backend.model_id, "backend": self.cfg.backend, **{k: self.stats[k] for k in counts},
                 "cost": round(self.cost, 6)}
 
     def close(self) -> None:

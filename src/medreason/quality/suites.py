@@ -6,7 +6,7 @@ rule is an ordinary Great Expectations expectation with a count of the rows that
 
 from __future__ import annotations
 
-from medreason.config import MCQExpectations
+from medreason.config import SPLITS, MCQExpectations, ProblemExpectations, SplitExpectations
 from medreason.data.schema import LETTERS, MAX_OPTIONS, MIN_OPTIONS, SOURCES
 from medreason.quality.runner import Check
 
@@ -60,4 +60,66 @@ def mcq_suite(table, expect: MCQExpectations):
     return frame, checks
 
 
-SUITES = {"mcq": mcq_suite}
+def _problem_columns(rows: list[dict], max_answer_words: int) -> dict[str, list]:
+    """Row checks of a problem, as columns (shared by the problems and the splits suites)."""
+    from medreason.curate.rules import leaked_options
+
+    return {
+        "id": [r["id"] for r in rows],
+        "mcq_id": [r["mcq_id"] for r in rows],
+        "method": [r["method"] for r in rows],
+        "verdict": [r["verdict"] for r in rows],
+        "question_chars": [len((r["question"] or "").strip()) for r in rows],
+        "ground_truth_words": [len((r["ground_truth"] or "").split()) for r in rows],
+        "options_leaked": [leaked_options(r["question"] or "", r["options"] or {}) is not None for r in rows],
+        "mcq_form_ok": [bool(r["options"]) and r["options"].get(r["answer_idx"]) == r["answer"] for r in rows],
+    }
+
+
+def _problem_checks(max_answer_words: int) -> list[Check]:
+    col = lambda e, c, **kw: Check(e, {"column": c, **kw})  # noqa: E731
+    return [
+        col("ExpectColumnValuesToNotBeNull", "id"),
+        col("ExpectColumnValuesToBeUnique", "id"),  # in the splits frame: no problem in two splits
+        col("ExpectColumnValuesToMatchRegex", "id", regex=r"^[0-9a-f]{16}$"),
+        col("ExpectColumnValuesToBeUnique", "mcq_id"),  # no MCQ behind two problems (or two splits)
+        col("ExpectColumnValuesToMatchRegex", "mcq_id", regex=r"^[0-9a-f]{16}$"),
+        col("ExpectColumnValuesToBeInSet", "method", value_set=["rule", "llm", "source"]),
+        col("ExpectColumnValuesToBeInSet", "verdict", value_set=["Pass"]),  # null when the LLM filter is off
+        col("ExpectColumnValuesToBeBetween", "question_chars", min_value=1),
+        col("ExpectColumnValuesToBeBetween", "ground_truth_words", min_value=1, max_value=max_answer_words),
+        col("ExpectColumnValuesToBeInSet", "options_leaked", value_set=[False]),
+        col("ExpectColumnValuesToBeInSet", "mcq_form_ok", value_set=[True]),
+    ]
+
+
+def problems_suite(rows: list[dict], expect: ProblemExpectations):
+    """data/problems/problems.parquet, as rows."""
+    import pandas as pd
+
+    frame = pd.DataFrame(_problem_columns(rows, expect.max_answer_words))
+    checks = [Check("ExpectTableRowCountToBeBetween", {"min_value": expect.min_rows}),
+              *_problem_checks(expect.max_answer_words)]
+    return frame, checks
+
+
+def splits_suite(splits: dict[str, list[dict]], expect: SplitExpectations, max_answer_words: int):
+    """data/splits/*.parquet together: each problem's checks, plus no problem or MCQ in two splits and each split
+    at least its minimum size."""
+    import pandas as pd
+
+    rows = [r for name in SPLITS for r in splits[name]]
+    frame = pd.DataFrame(_problem_columns(rows, max_answer_words))
+    frame["split"] = [name for name in SPLITS for _ in splits[name]]
+    frame["split_size_ok"] = [len(splits[name]) >= expect.min_rows.get(name, 0) for name in frame["split"]]
+    required = [name for name in SPLITS if expect.min_rows.get(name, 0) > 0]
+    checks = [
+        Check("ExpectColumnValuesToBeInSet", {"column": "split", "value_set": list(SPLITS)}),
+        Check("ExpectColumnDistinctValuesToContainSet", {"column": "split", "value_set": required}),
+        Check("ExpectColumnValuesToBeInSet", {"column": "split_size_ok", "value_set": [True]}),
+        *_problem_checks(max_answer_words),
+    ]
+    return frame, checks
+
+
+SUITES = {"mcq": mcq_suite, "problems": problems_suite, "splits": splits_suite}

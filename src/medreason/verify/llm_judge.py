@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from medreason.prompts import load_prompt
+from medreason.llm.structured import ask_parsed, split_prompt
 from medreason.verify.base import Verifier, VerifyResult
 
-REASK_MARKER = "=== re-ask ==="
 _VERDICT = re.compile(r"\s*(true|false)\.?\s*", re.I)
 
 
@@ -30,15 +29,6 @@ def parse_verdict(text: str | None) -> bool | None:
     if not m:
         return None
     return m.group(1).lower() == "true"
-
-
-def judge_prompts(name: str = "judge") -> tuple[str, str, str]:
-    """(grading template, re-ask text, prompt version) from the prompt file."""
-    prompt = load_prompt(name)
-    if REASK_MARKER not in prompt.text:
-        raise ValueError(f"prompt {name!r} has no {REASK_MARKER!r} line separating the re-ask text")
-    template, reask = prompt.text.split(REASK_MARKER, 1)
-    return template.strip(), reask.strip(), prompt.version
 
 
 class LLMJudgeVerifier(Verifier):
@@ -54,42 +44,26 @@ class LLMJudgeVerifier(Verifier):
             raise ValueError(f"max_asks must be >= 1, got {max_asks}")
         self.client = client
         self.max_asks = max_asks
-        self.template, self.reask, self.prompt_version = judge_prompts(prompt)
+        self.template, self.reask, self.prompt_version = split_prompt(prompt)
 
     def conversation(self, answer: str, reference: str, question: str | None) -> list[dict[str, str]]:
         text = self.template.format(question=question or "(not given)", response=answer, reference=reference)
         return [{"role": "user", "content": text}]
 
     def judge(self, answers: list[str], references: list[str], questions: list[str | None]) -> list[VerifyResult]:
-        n = len(answers)
         conversations = [self.conversation(a, r, q) for a, r, q in zip(answers, references, questions, strict=True)]
-        cost = [0.0] * n
-        last: list[str] = [""] * n  # the last reply or failure, for the reason
-        verdicts: list[bool | None] = [None] * n
-        pending = list(range(n))
-        for ask in range(1, self.max_asks + 1):
-            completions = self.client.chat_many([conversations[i] for i in pending], self.prompt_version)
-            still = []
-            for i, c in zip(pending, completions, strict=True):
-                cost[i] += c.cost
-                if not c.ok or c.text is None:
-                    last[i] = f"request failed: {c.error}"
-                    still.append(i)  # a failure is not cached: the same request may be sent again
-                    continue
-                verdicts[i] = parse_verdict(c.text)
-                if verdicts[i] is None:
-                    last[i] = f"not a verdict: {c.text[:80]!r}"
-                    conversations[i] = conversations[i] + [
-                        {"role": "assistant", "content": c.text}, {"role": "user", "content": self.reask}]
-                    still.append(i)
-            pending = still
-            if not pending:
-                break
+        parsed = ask_parsed(self.client, conversations, self.prompt_version, _parse, self.reask, self.max_asks,
+                            desc="judge")
         results = []
-        for i in range(n):
-            if verdicts[i] is None:
-                results.append(VerifyResult(False, 0.0, f"llm_judge: no verdict after {self.max_asks} "
-                                                        f"ask(s), counted not correct ({last[i]})", cost[i]))
+        for p in parsed:
+            if p.value is None:
+                results.append(VerifyResult(False, 0.0, f"llm_judge: no verdict after {p.asks} ask(s), counted not "
+                                                        f"correct ({p.reason})", p.cost))
             else:
-                results.append(VerifyResult(verdicts[i], float(verdicts[i]), f"llm_judge: {verdicts[i]}", cost[i]))
+                results.append(VerifyResult(p.value, float(p.value), f"llm_judge: {p.value}", p.cost))
         return results
+
+
+def _parse(_: int, text: str) -> tuple[bool | None, str | None]:
+    verdict = parse_verdict(text)
+    return (verdict, None) if verdict is not None else (None, "not a verdict")

@@ -1,0 +1,1 @@
+"""Curation: MCQs -> verifiable open-ended problems (filters, rewrite, decontamination, split)."""

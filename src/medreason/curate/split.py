@@ -1,0 +1,144 @@
+"""Split problems into search / rl / eval by a seeded content hash, after decontamination.
+
+Each problem's place is a number u in [0, 1) from sha256(seed, id): eval takes u < f_eval, search the next
+f_search, rl the rest. It depends on nothing but the problem itself, so adding unrelated problems never moves one.
+A cap (``max_sizes``) keeps the problems of lowest u, so it is stable too, up to the items crossing the cap.
+
+Decontamination (the Med-PaLM 2 rule the paper cites): a search or rl problem whose MCQ question or open question
+shares ``window`` consecutive characters (normalised) with a question of a configured evaluation set, or with an
+MCQ of our own eval split, is dropped, with the set and the shared text as its reason. Windows found in
+``boilerplate`` or more reference questions are exam stems and do not count (see decontam).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medreason.config import SPLITS, EvalSetConfig, SplitConfig
+from medreason.curate.decontam import find_overlaps, shared_span
+
+OWN_EVAL = "eval_split"
+
+
+@dataclass
+class SplitResult:
+    assignments: list[dict[str, Any]]  # one per problem: split, status (kept / contaminated / over_cap), reason
+    splits: dict[str, list[dict[str, Any]]]  # the kept problems of each split
+    report: dict[str, Any]
+
+
+def place(seed: int, pid: str) -> float:
+    return int(hashlib.sha256(f"{seed}:{pid}".encode()).hexdigest()[:16], 16) / 2 ** 64
+
+
+def read_eval_questions(path: str | Path, field: str = "question") -> list[str]:
+    """The question texts of an evaluation file (JSON list / dict of records / dict of lists, JSONL, CSV, Parquet).
+    A record without the field is an error, not a skip: a silent gap would let contamination through."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        records = pq.read_table(path, columns=[field]).to_pylist()
+    elif path.suffix in (".csv", ".tsv"):
+        text = path.read_text(encoding="utf-8")
+        records = list(csv.DictReader(io.StringIO(text), delimiter="\t" if path.suffix == ".tsv" else ","))
+    elif path.suffix == ".jsonl":
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict):  # {id: record} (PubMedQA) or {source: [records]} (the authors' eval_data.json)
+            values = list(data.values())
+            data = [r for v in values for r in v] if all(isinstance(v, list) for v in values) else values
+        records = data
+    questions = []
+    for n, rec in enumerate(records):
+        if not isinstance(rec, dict) or not isinstance(rec.get(field), str):
+            raise ValueError(f"{path}: record {n} has no text field {field!r}")
+        questions.append(rec[field])
+    return questions
+
+
+def load_eval_sets(specs: tuple[EvalSetConfig, ...]) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
+    """name -> questions for the sets present; and what was read or skipped, for the report."""
+    from medreason.tracking import file_md5
+
+    sets, info = {}, []
+    for spec in specs:
+        if not Path(spec.path).is_file():
+            if spec.required:
+                raise FileNotFoundError(f"split.eval_sets {spec.name}: {spec.path} not found (required: true)")
+            info.append({"name": spec.name, "path": spec.path, "skipped": "file not found"})
+            continue
+        sets[spec.name] = read_eval_questions(spec.path, spec.field)
+        info.append({"name": spec.name, "path": spec.path, "questions": len(sets[spec.name]),
+                     "md5": file_md5(spec.path)})
+    return sets, info
+
+
+def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, eval_sets: dict[str, list[str]]) -> SplitResult:
+    bounds, edge = {}, 0.0
+    for name in ("eval", "search", "rl"):
+        bounds[name] = (edge, edge + cfg.fractions[name])
+        edge += cfg.fractions[name]
+    rows = []
+    for p in problems:
+        u = place(cfg.seed, p["id"])
+        split = next((s for s, (lo, hi) in bounds.items() if lo <= u < hi), "rl")  # u near 1.0: float rounding
+        rows.append({"id": p["id"], "mcq_id": p["mcq_id"], "split": split, "u": u, "status": "kept",
+                     "reason": None, "detail": None})
+
+    # Reference texts: each evaluation set's questions, then our own eval split's MCQs.
+    ref_texts, ref_names = [], []
+    for name, questions in eval_sets.items():
+        ref_texts += questions
+        ref_names += [name] * len(questions)
+    for p, a in zip(problems, rows):
+        if a["split"] == "eval":
+            ref_texts.append(p["mcq_question"])
+            ref_names.append(OWN_EVAL)
+    train = [n for n, a in enumerate(rows) if a["split"] != "eval"]
+    texts = [t for n in train for t in (problems[n]["mcq_question"], problems[n]["question"])]
+    hits = find_overlaps(texts, ref_texts, window=cfg.window, progress=True, boilerplate=cfg.boilerplate)
+    for k, n in enumerate(train):
+        hit = next((int(h) for h in hits[2 * k:2 * k + 2] if h >= 0), -1)
+        if hit >= 0:
+            text = texts[2 * k] if hits[2 * k] == hit else texts[2 * k + 1]
+            rows[n].update(status="contaminated", reason=f"contaminated:{ref_names[hit]}",
+                           detail=shared_span(text, ref_texts[hit], cfg.window))
+
+    for split, cap in cfg.max_sizes.items():
+        kept = sorted((a["u"], n) for n, a in enumerate(rows) if a["split"] == split and a["status"] == "kept")
+        for _, n in kept[cap:]:
+            rows[n].update(status="over_cap", reason=f"over_cap:{split}")
+
+    splits = {s: [p for p, a in zip(problems, rows) if a["split"] == s and a["status"] == "kept"] for s in SPLITS}
+    assigned = Counter(a["split"] for a in rows)
+    report = {
+        "in": len(problems),
+        "assigned": {s: assigned[s] for s in SPLITS},
+        "contaminated": dict(sorted(Counter(a["reason"].split(":", 1)[1] for a in rows
+                                            if a["status"] == "contaminated").items())),
+        "over_cap": {s: sum(a["status"] == "over_cap" and a["split"] == s for a in rows) for s in SPLITS},
+        "kept": {s: len(splits[s]) for s in SPLITS},
+        "reference_questions": {**{k: len(v) for k, v in eval_sets.items()},
+                                OWN_EVAL: ref_names.count(OWN_EVAL)},
+    }
+    assert sum(report["kept"].values()) + sum(report["contaminated"].values()) + sum(report["over_cap"].values()) \
+        == len(problems)
+    return SplitResult(rows, splits, report)
+
+
+def funnel_rows(curate_report: dict[str, Any], split_report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The whole funnel, MCQs to splits, as rows for reports/plots/funnel.csv (numbered so they plot in order)."""
+    steps = [("mcq", curate_report["in"])]
+    steps += [(f"after {s['step']}", s["out"]) for s in curate_report["funnel"]]
+    steps.append(("after decontamination", split_report["in"] - sum(split_report["contaminated"].values())))
+    steps += [(f"{s} split", split_report["kept"][s]) for s in ("search", "rl", "eval")]
+    return [{"step": f"{i:02d} {name}", "count": count} for i, (name, count) in enumerate(steps, 1)]

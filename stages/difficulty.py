@@ -1,0 +1,49 @@
+"""Stage difficulty: every configured answerer answers every MCQ -> data/curate/difficulty.parquet (one letter
+column per answerer) and reports/difficulty.json. The curate stage applies the rule, so changing the rule never
+re-runs a model; answers are cached in data/cache/difficulty/ (an interrupted run resumes).
+
+    python stages/difficulty.py               # what `dvc repro difficulty` runs
+"""
+
+import json
+from pathlib import Path
+
+from medreason.config import load_params
+from medreason.curate.difficulty import answer_all
+from medreason.data.frames import read_rows, write_rows
+from medreason.tracking import log_dataset, log_llm_usage, stage_run
+
+MCQ = "data/mcq/mcq.parquet"
+OUT = "data/curate/difficulty.parquet"
+REPORT = Path("reports/difficulty.json")
+CACHE_DIR = "data/cache/difficulty"
+
+
+def main() -> None:
+    params = load_params()
+    answerers = params.curate.answerers
+    with stage_run("difficulty", {"answerers": answerers}):
+        import mlflow
+
+        rows = read_rows(MCQ)
+        log_dataset(MCQ, name="mcq", context="input")
+        out = [{"id": r["id"]} for r in rows]
+        report = {"mcq": len(rows), "answerers": {}}
+        for answerer in answerers:
+            letters, usage = answer_all(answerer, rows, CACHE_DIR, params.llm.prices)
+            correct = sum(letter == r["answer_idx"] for letter, r in zip(letters, rows))
+            for o, letter in zip(out, letters):
+                o[answerer.name] = letter
+            report["answerers"][answerer.name] = {
+                "accuracy": round(correct / max(1, len(rows)), 4), "no_answer": letters.count(None), **usage}
+            mlflow.log_metric(f"{answerer.name}.accuracy", report["answerers"][answerer.name]["accuracy"])
+            log_llm_usage(usage, prefix=f"{answerer.name}.usage")
+            print(f"difficulty: {answerer.name} answered {correct}/{len(rows)} correctly")
+        write_rows(out, OUT, columns=["id", *(a.name for a in answerers)])
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(json.dumps(report, indent=2) + "\n")
+        mlflow.log_artifact(str(REPORT))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Stage split: problems -> decontaminated search / rl / eval splits, and the whole curation funnel.
+
+    python stages/split.py                    # what `dvc repro split` runs
+
+Writes data/splits/{search,rl,eval}.parquet (eval keeps the MCQ form), data/splits/assignments.parquet (every
+problem: its split, kept / contaminated / over_cap and why), reports/split.json and reports/plots/funnel.csv
+(`dvc plots show`). The evaluation files are params (split.eval_sets), read when present; their md5s are in the
+report, so `dvc metrics diff` shows when they changed.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+from medreason.config import SPLITS, load_params
+from medreason.curate.problems import PROBLEM_COLUMNS
+from medreason.curate.split import funnel_rows, load_eval_sets, split_problems
+from medreason.data.frames import read_rows, write_rows
+from medreason.tracking import log_dataset, stage_run
+
+PROBLEMS = "data/problems/problems.parquet"
+CURATE_REPORT = Path("reports/curate.json")
+OUT_DIR = Path("data/splits")
+REPORT = Path("reports/split.json")
+FUNNEL = Path("reports/plots/funnel.csv")
+
+
+def main() -> None:
+    cfg = load_params().split
+    with stage_run("split", cfg):
+        import mlflow
+
+        problems = read_rows(PROBLEMS)
+        eval_sets, eval_info = load_eval_sets(cfg.eval_sets)
+        result = split_problems(problems, cfg, eval_sets)
+        for name in SPLITS:
+            write_rows(result.splits[name], OUT_DIR / f"{name}.parquet", columns=PROBLEM_COLUMNS)
+        write_rows(result.assignments, OUT_DIR / "assignments.parquet")
+        report = {**result.report, "eval_sets": eval_info}
+        REPORT.write_text(json.dumps(report, indent=2) + "\n")
+        funnel = funnel_rows(json.loads(CURATE_REPORT.read_text()), result.report)
+        FUNNEL.parent.mkdir(parents=True, exist_ok=True)
+        with open(FUNNEL, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["step", "count"])
+            writer.writeheader()
+            writer.writerows(funnel)
+
+        log_dataset(PROBLEMS, name="problems", context="input")
+        for name in SPLITS:
+            log_dataset(OUT_DIR / f"{name}.parquet", name=f"split_{name}", context="output")
+        mlflow.log_metrics({f"kept.{s}": n for s, n in result.report["kept"].items()})
+        mlflow.log_metrics({f"contaminated.{s}": n for s, n in result.report["contaminated"].items()})
+        mlflow.log_metrics({f"funnel.{row['step'][3:].replace(' ', '_')}": row["count"] for row in funnel})
+        mlflow.log_artifact(str(REPORT))
+        mlflow.log_artifact(str(FUNNEL))
+        mlflow.log_figure(funnel_figure(funnel), "funnel.png")
+    kept = result.report["kept"]
+    print(f"split: {len(problems)} problems -> search {kept['search']}, rl {kept['rl']}, eval {kept['eval']}; "
+          f"contaminated {sum(result.report['contaminated'].values())}, over cap "
+          f"{sum(result.report['over_cap'].values())}")
+
+
+def funnel_figure(funnel):
+    """The funnel as a horizontal bar chart for the MLflow UI (DVC draws its own from the CSV)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(funnel) + 1))
+    ax.barh([row["step"][3:] for row in funnel][::-1], [row["count"] for row in funnel][::-1])
+    ax.set_xlabel("items")
+    ax.set_title("curation funnel")
+    fig.tight_layout()
+    return fig
+
+
+if __name__ == "__main__":
+    main()
