@@ -33,6 +33,8 @@ test: setup
 
 bench: setup
 	python bench/ingest.py
+	python bench/curate.py
+	python bench/llm_client.py
 
 clean:
 	rm -rf $(VENV)

@@ -55,8 +55,8 @@ def main() -> None:
         mlflow.log_metrics({"in": result.report["in"], "kept": result.report["kept"]})
         mlflow.log_metrics({f"funnel.{s['step']}.out": s["out"] for s in result.report["funnel"]})
         mlflow.log_metrics({f"dropped.{k}": v for k, v in result.report["by_reason"].items()})
-        if result.llm_usage:
-            log_llm_usage(result.llm_usage, prefix="teacher")
+        if result.report["llm"]:
+            log_llm_usage(result.report["llm"], prefix="teacher")
         mlflow.log_artifact(str(REPORT))
     r = result.report
     print(f"curate: {r['in']} MCQs -> {r['kept']} problems; dropped {r['dropped']}: {r['by_reason']}")

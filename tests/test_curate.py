@@ -14,7 +14,7 @@ from medreason.curate.split import OWN_EVAL, place, read_eval_questions, split_p
 from medreason.data.frames import read_rows, write_rows
 from medreason.llm.client import LLMClient
 from medreason.llm.loopback import LoopbackServer
-from tests.conftest import ROOT
+from conftest import ROOT
 
 OPTS = {"A": "Hyperkalemia", "B": "Hyponatremia", "C": "Hypercalcemia", "D": "Hypokalemia"}
 VIGNETTE = ("A 54-year-old man with chronic kidney disease presents with weakness. An ECG shows peaked T waves and "
@@ -247,6 +247,12 @@ def test_decontamination_drops_train_items_sharing_64_characters_with_evaluation
     assert fate[problems[1]["id"]]["reason"] == "contaminated:medqa_test"
     assert fate[problems[1]["id"]]["detail"].strip() in shared
     assert fate[problems[2]["id"]]["status"] == "kept"
+    # A short question (under the window) is caught when identical to an evaluation question.
+    short = [problem(n) for n in range(60)]
+    short[1] = problem(1, "Drug of choice for  absence seizures?")
+    result = split_problems(short, SplitConfig(), {"medmcqa_dev": ["Drug of choice for absence seizures?"]})
+    (a,) = [a for a in result.assignments if a["id"] == short[1]["id"]]
+    assert a["reason"] == "contaminated:medmcqa_dev" and a["detail"] == "identical question"
     # Our own eval split is a reference too: a train copy of an eval MCQ is dropped.
     eval_p = next(p for p, a in zip(problems, result.assignments) if a["split"] == "eval")
     clone = {**eval_p, "id": "f" * 16, "mcq_id": "e" * 16}
@@ -291,3 +297,27 @@ def test_the_paper_recipe_validates():
     assert params.curate.llm_filter and params.curate.reformulate == "llm"
     assert [a.method for a in params.curate.answerers] == ["generate"] * 3
     assert params.llm.teacher.backend == "openai" and params.llm.teacher.api_key_env
+
+
+def test_applying_a_recipe_keeps_comments_and_refuses_invalid_results(tmp_path):
+    from medreason.config import ConfigError
+    from medreason.recipes import main
+
+    params = tmp_path / "params.yaml"
+    params.write_text((ROOT / "params.yaml").read_text())
+    main([str(ROOT / "configs" / "paper.yaml"), "--params", str(params)])
+    text = params.read_text()
+    assert "reformulate: llm" in text and "# rule (offline) | llm" in text  # the value changed, its comment kept
+    assert yaml_load(text)["llm"]["teacher"]["model"] == "gpt-4o"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("curate:\n  reformulate: magic\n")
+    before = params.read_text()
+    with pytest.raises(ConfigError, match="reformulate"):
+        main([str(bad), "--params", str(params)])
+    assert params.read_text() == before
+
+
+def yaml_load(text: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(text)

@@ -249,3 +249,23 @@ def test_llm_judge_through_the_client_parses_strictly_and_re_asks(tmp_path):
     assert "no verdict after 2 ask(s)" in results[3].reason and "guard" in results[4].reason
     assert received == 6  # four first asks, two re-asks, nothing for the guarded one
     assert results[2].cost > results[0].cost > 0  # a re-ask is paid for
+
+
+def test_a_local_model_id_changes_when_the_folder_changes(tmp_path):
+    """Cache keys of the local backend carry the folder's fingerprint: a replaced model is never served old answers."""
+    from medreason.llm.backends import model_fingerprint
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"a": 1}')
+    (folder / "model.safetensors").write_bytes(bytes(3 << 20))
+    first = model_fingerprint(folder)
+    assert model_fingerprint(folder) == first
+    weights = bytearray(3 << 20)
+    weights[-5] = 1  # a change in the last MiB of the weights
+    (folder / "model.safetensors").write_bytes(bytes(weights))
+    second = model_fingerprint(folder)
+    (folder / "config.json").write_text('{"a": 2}')
+    assert len({first, second, model_fingerprint(folder)}) == 3
+    with pytest.raises(FileNotFoundError, match="prepare_model"):
+        model_fingerprint(tmp_path / "absent")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from medreason.config import CurateConfig
@@ -41,7 +41,6 @@ class CurateResult:
     ledger: list[dict[str, Any]]  # one per MCQ
     problems: list[dict[str, Any]]
     report: dict[str, Any]
-    llm_usage: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_verdict(text: str) -> tuple[tuple[str, str] | None, str | None]:
@@ -75,8 +74,8 @@ def parse_rewrite(text: str, options: dict[str, str], max_answer_words: int) -> 
 
 def curate(rows: list[dict[str, Any]], predictions: dict[str, list[str | None]], cfg: CurateConfig,
            teacher=None) -> CurateResult:
-    """``rows``: the MCQs (``read_rows("data/mcq/mcq.parquet")``); ``predictions``: answerer name -> letter per MCQ row (from the difficulty
-    stage); ``teacher``: an LLMClient, needed when ``llm_filter`` is on or ``reformulate`` is llm."""
+    """``rows``: the MCQs (``read_rows("data/mcq/mcq.parquet")``); ``predictions``: answerer name -> letter per
+    row (the difficulty stage's); ``teacher``: an LLMClient, needed for ``llm_filter`` or ``reformulate: llm``."""
     if (cfg.llm_filter or cfg.reformulate == "llm") and teacher is None:
         raise ValueError("curate: llm_filter / reformulate=llm need the teacher client (params llm.teacher)")
     missing = [a.name for a in cfg.answerers if a.name not in predictions]
@@ -114,7 +113,6 @@ def curate(rows: list[dict[str, Any]], predictions: dict[str, list[str | None]],
         return ledger[n]["rule"]
 
     step("rules", rule)
-    usage: dict[str, Any] = {}
     if cfg.llm_filter:
         verdicts = _llm_filter(teacher, rows, ledger, cfg.max_asks)
         step("llm_filter", lambda n: verdicts[n])
@@ -141,14 +139,13 @@ def curate(rows: list[dict[str, Any]], predictions: dict[str, list[str | None]],
         return None
 
     step("dedup", dedup)
-    if teacher is not None:
-        usage = teacher.report()
     dropped = Counter(e["reason"] for e in ledger if e["dropped_at"] is not None)
     report = {"in": len(rows), "kept": len(problems), "dropped": sum(dropped.values()),
               "funnel": funnel, "by_reason": dict(sorted(dropped.items())),
-              "by_method": dict(Counter(p["method"] for p in problems)), "llm": usage}
+              "by_method": dict(Counter(p["method"] for p in problems)),
+              "llm": teacher.report() if teacher is not None else {}}
     assert report["in"] == report["kept"] + report["dropped"]
-    return CurateResult(ledger, problems, report, usage)
+    return CurateResult(ledger, problems, report)
 
 
 def _conversation(template: str, row: dict[str, Any], **extra: Any) -> list[dict[str, str]]:

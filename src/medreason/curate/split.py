@@ -6,7 +6,8 @@ A cap (``max_sizes``) keeps the problems of lowest u, so it is stable too, up to
 
 Decontamination (the Med-PaLM 2 rule the paper cites): a search or rl problem whose MCQ question or open question
 shares ``window`` consecutive characters (normalised) with a question of a configured evaluation set, or with an
-MCQ of our own eval split, is dropped, with the set and the shared text as its reason. Windows found in
+MCQ of our own eval split, is dropped, with the set and the shared text as its reason; so is a question identical
+to a reference question, however short. Windows found in
 ``boilerplate`` or more reference questions are exam stems and do not count (see decontam).
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from medreason.config import SPLITS, EvalSetConfig, SplitConfig
 from medreason.curate.decontam import find_overlaps, shared_span
+from medreason.data.schema import normalise
 
 OWN_EVAL = "eval_split"
 
@@ -106,9 +108,15 @@ def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, eval_sets: 
     train = [n for n, a in enumerate(rows) if a["split"] != "eval"]
     texts = [t for n in train for t in (problems[n]["mcq_question"], problems[n]["question"])]
     hits = find_overlaps(texts, ref_texts, window=cfg.window, progress=True, boilerplate=cfg.boilerplate)
+    # A question identical to a reference question is contaminated at any length (the window rule cannot see a
+    # question shorter than the window).
+    identical = {normalise(t): i for i, t in enumerate(ref_texts)}
     for k, n in enumerate(train):
         hit = next((int(h) for h in hits[2 * k:2 * k + 2] if h >= 0), -1)
-        if hit >= 0:
+        same = next((identical[q] for q in map(normalise, texts[2 * k:2 * k + 2]) if q in identical), -1)
+        if same >= 0:
+            rows[n].update(status="contaminated", reason=f"contaminated:{ref_names[same]}", detail="identical question")
+        elif hit >= 0:
             text = texts[2 * k] if hits[2 * k] == hit else texts[2 * k + 1]
             rows[n].update(status="contaminated", reason=f"contaminated:{ref_names[hit]}",
                            detail=shared_span(text, ref_texts[hit], cfg.window))
