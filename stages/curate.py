@@ -31,11 +31,12 @@ def main() -> None:
 
         rows = read_rows(MCQ)
         by_id = {p["id"]: p for p in read_rows(DIFFICULTY)}
-        missing = [r["id"] for r in rows if r["id"] not in by_id]
+        columns = {f"pred_{a.name}" for a in cfg.answerers}
+        missing = [r["id"] for r in rows if r["id"] not in by_id or not columns <= by_id[r["id"]].keys()]
         if missing:
-            raise SystemExit(f"curate: {len(missing)} MCQs have no difficulty predictions (e.g. {missing[0]}): "
-                             f"re-run the difficulty stage")
-        predictions = {a.name: [by_id[r["id"]].get(a.name) for r in rows] for a in cfg.answerers}
+            raise SystemExit(f"curate: {len(missing)} MCQs lack predictions of {sorted(columns)} (e.g. {missing[0]}) "
+                             f"in {DIFFICULTY}: re-run the difficulty stage")
+        predictions = {a.name: [by_id[r["id"]][f"pred_{a.name}"] for r in rows] for a in cfg.answerers}
         teacher = None
         if cfg.llm_filter or cfg.reformulate == "llm":
             from medreason.llm.client import LLMClient

@@ -1,6 +1,8 @@
 """Stage difficulty: every configured answerer answers every MCQ -> data/curate/difficulty.parquet (one letter
-column per answerer) and reports/difficulty.json. The curate stage applies the rule, so changing the rule never
-re-runs a model; answers are cached in data/cache/difficulty/ (an interrupted run resumes).
+column pred_<name> per answerer) and reports/difficulty.json. The curate stage applies the rule, so changing the rule never
+re-runs a model; answers are cached in data/cache/difficulty/ (an interrupted run resumes). A request that still
+fails after its retries fails the stage (a missing answer would quietly count as "not answered correctly" and weaken
+the filter); a re-run asks only what is missing.
 
     python stages/difficulty.py               # what `dvc repro difficulty` runs
 """
@@ -33,13 +35,13 @@ def main() -> None:
             letters, usage = answer_all(answerer, rows, CACHE_DIR, params.llm.prices)
             correct = sum(letter == r["answer_idx"] for letter, r in zip(letters, rows))
             for o, letter in zip(out, letters):
-                o[answerer.name] = letter
+                o[f"pred_{answerer.name}"] = letter
             report["answerers"][answerer.name] = {
                 "accuracy": round(correct / max(1, len(rows)), 4), "no_answer": letters.count(None), **usage}
             mlflow.log_metric(f"{answerer.name}.accuracy", report["answerers"][answerer.name]["accuracy"])
             log_llm_usage(usage, prefix=f"{answerer.name}.usage")
             print(f"difficulty: {answerer.name} answered {correct}/{len(rows)} correctly")
-        write_rows(out, OUT, columns=["id", *(a.name for a in answerers)])
+        write_rows(out, OUT, columns=["id", *(f"pred_{a.name}" for a in answerers)])
         REPORT.parent.mkdir(parents=True, exist_ok=True)
         REPORT.write_text(json.dumps(report, indent=2) + "\n")
         mlflow.log_artifact(str(REPORT))

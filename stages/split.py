@@ -4,8 +4,8 @@
 
 Writes data/splits/{search,rl,eval}.parquet (eval keeps the MCQ form), data/splits/assignments.parquet (every
 problem: its split, kept / contaminated / over_cap and why), reports/split.json and reports/plots/funnel.csv
-(`dvc plots show`). The evaluation files are params (split.eval_sets), read when present; their md5s are in the
-report, so `dvc metrics diff` shows when they changed.
+(`dvc plots show`). The evaluation files (split.eval_sets) are read when present; data/eval/ is a dependency, so
+adding or changing a file there re-runs the stage, and the report lists the md5 of each file read.
 """
 
 import csv
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from medreason.config import SPLITS, load_params
 from medreason.curate.problems import PROBLEM_COLUMNS
-from medreason.curate.split import funnel_rows, load_eval_sets, split_problems
+from medreason.curate.split import ASSIGNMENT_COLUMNS, funnel_rows, load_eval_sets, split_problems
 from medreason.data.frames import read_rows, write_rows
 from medreason.tracking import log_dataset, stage_run
 
@@ -35,7 +35,7 @@ def main() -> None:
         result = split_problems(problems, cfg, eval_sets)
         for name in SPLITS:
             write_rows(result.splits[name], OUT_DIR / f"{name}.parquet", columns=PROBLEM_COLUMNS)
-        write_rows(result.assignments, OUT_DIR / "assignments.parquet")
+        write_rows(result.assignments, OUT_DIR / "assignments.parquet", columns=ASSIGNMENT_COLUMNS)
         report = {**result.report, "eval_sets": eval_info}
         REPORT.write_text(json.dumps(report, indent=2) + "\n")
         funnel = funnel_rows(json.loads(CURATE_REPORT.read_text()), result.report)

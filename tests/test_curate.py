@@ -52,9 +52,13 @@ def test_verdicts_are_parsed_strictly(reply, label):
     ('{"question": "What is it?", "ground_truth": ""}', False),
     ('{"question": "Which is it: A. Hyperkalemia B. Hyponatremia?", "ground_truth": "Hyperkalemia"}', False),
     ('{"question": "What is it?", "ground_truth": "' + " ".join(["word"] * 13) + '"}', False),
+    ('{"question": "What is it?", "ground_truth": "B"}', False),                 # a bare letter
+    ('{"question": "What is it?", "ground_truth": "All of the above"}', False),
+    ('{"question": "What is it?", "ground_truth": "Both A and B"}', False),
+    ('{"question": "What is it?", "ground_truth": "hyponatremia"}', False),      # a wrong option's text
 ])
 def test_rewrites_are_validated(reply, ok):
-    value, why = parse_rewrite(reply, OPTS, max_answer_words=12)
+    value, why = parse_rewrite(reply, OPTS, "A", max_answer_words=12)
     assert (value is not None) == ok and (why is None) == ok
 
 
@@ -62,6 +66,7 @@ def test_parse_letter_takes_only_a_committed_letter_of_the_question():
     assert parse_letter("B", "ABCD") == "B"
     assert parse_letter("(c).", "ABCD") == "C"
     assert parse_letter("The answer is D because of the ECG.", "ABCD") == "D"
+    assert parse_letter("Answer: B", "ABCD") == "B" and parse_letter("FINAL ANSWER: (C)", "ABCD") == "C"
     assert parse_letter("E", "ABCD") is None  # not an option of this question
     assert parse_letter("I think hyperkalemia", "ABCD") is None
 
@@ -74,7 +79,7 @@ def test_every_mcq_leaves_at_one_step_or_becomes_a_problem():
         mcq(2, question=VIGNETTE.replace("54", "61")),                            # too easy: both answerers right
         mcq(3, question="All of the following cause hyperkalemia EXCEPT:", answer_idx="D"),  # rule
         mcq(4, question=VIGNETTE.replace("54", "47"), choice_type="multi"),       # rule (multi-answer)
-        mcq(5, question=VIGNETTE.replace("54", "39")),                            # the same problem as 0 ...
+        mcq(5),                                                                   # the same problem as 0 ...
     ]
     rows[5]["options"] = {**OPTS, "E": "Hypomagnesemia"}  # ... from another MCQ (an extra option)
     preds = {"m1": ["B", "A", "A", "A", "B", "B"], "m2": ["A", "A", "A", "D", "B", "C"]}
@@ -87,6 +92,7 @@ def test_every_mcq_leaves_at_one_step_or_becomes_a_problem():
     assert fate["2"] == ("difficulty", "too_easy")
     assert fate["3"][0] == "rules" and fate["4"] == ("rules", "multi_answer")
     assert fate["0"] == (None, None)
+    assert fate["5"] == ("dedup", "duplicate_problem")
     report = result.report
     assert report["in"] == 6 == report["kept"] + report["dropped"]
     assert [s["step"] for s in report["funnel"]] == list(STEPS)
@@ -184,7 +190,15 @@ def test_generate_answerer_parses_letters_through_the_client(tmp_path):
         answerer = AnswererConfig("served", method="generate", llm=openai_cfg(srv))
         letters, usage = answer_all(answerer, items, tmp_path)
     assert letters == ["A", "C", None]
-    assert usage["unparsed"] == 1 and usage["request_failures"] == 0
+    assert usage["unparsed"] == 1 and usage["failures"] == 0
+
+
+def test_generate_answerer_fails_loudly_when_requests_fail(tmp_path):
+    """A missing answer must not pass for a wrong one (it would quietly keep too-easy questions)."""
+    with LoopbackServer(fault_rate=1.0, faults=("500",)) as srv:
+        answerer = AnswererConfig("served", method="generate", llm=openai_cfg(srv, backoff_s=0.001))
+        with pytest.raises(RuntimeError, match="2 of 2 requests failed.*http 500.*run again"):
+            answer_all(answerer, [mcq(0), mcq(1, question="Case 1. " + VIGNETTE)], tmp_path)
 
 
 @pytest.mark.slow
@@ -230,7 +244,7 @@ def test_caps_keep_the_lowest_places():
     cfg = SplitConfig(max_sizes={"search": 20})
     result = split_problems([problem(n) for n in range(200)], cfg, {})
     assert len(result.splits["search"]) == 20
-    kept = max(place(0, p["id"]) for p in result.splits["search"])
+    kept = max(place(0, p["mcq_id"]) for p in result.splits["search"])
     over = [a for a in result.assignments if a["status"] == "over_cap"]
     assert over and all(a["split"] == "search" and a["u"] > kept for a in over)
     assert result.report["over_cap"]["search"] == len(over)
@@ -256,13 +270,27 @@ def test_decontamination_drops_train_items_sharing_64_characters_with_evaluation
     # Our own eval split is a reference too: a train copy of an eval MCQ is dropped.
     eval_p = next(p for p, a in zip(problems, result.assignments) if a["split"] == "eval")
     clone = {**eval_p, "id": "f" * 16, "mcq_id": "e" * 16}
-    while place(0, clone["id"]) < 0.1:  # make sure the clone lands in search or rl
-        clone["id"] = clone["id"][:-1] + "e"
+    while place(0, clone["mcq_id"]) < 0.1:  # make sure the clone lands in search or rl
+        clone["mcq_id"] = clone["mcq_id"][:-1] + "d"
     again = split_problems([*problems, clone], SplitConfig(), {})
     (a,) = [a for a in again.assignments if a["id"] == clone["id"]]
     assert a["reason"] == f"contaminated:{OWN_EVAL}"
     total = again.report
     assert sum(total["kept"].values()) + sum(total["contaminated"].values()) == len(problems) + 1
+
+
+def test_near_copies_of_an_evaluation_question_are_not_mistaken_for_boilerplate():
+    """Each problem brings two texts (MCQ and open question); they count once, so two copies stay evidence."""
+    question = ("A 63-year-old woman with long-standing rheumatoid arthritis treated with methotrexate develops "
+                "a dry cough and progressive dyspnea over three weeks; crackles are heard at both bases")
+    problems = [problem(n) for n in range(40)]
+    for n, prefix in ((1, "Case one."), (3, "Case two.")):
+        problems[n] = problem(n, f"{prefix} {question}. What is the most likely cause?")
+    result = split_problems(problems, SplitConfig(boilerplate=5), {"medqa_test": [question + ". Next step?"]})
+    fate = {a["id"]: a for a in result.assignments}
+    for n in (1, 3):
+        assert fate[problems[n]["id"]]["split"] != "eval"  # (seed 0 places them in training)
+        assert fate[problems[n]["id"]]["reason"] == "contaminated:medqa_test"
 
 
 def test_eval_questions_are_read_from_every_supported_layout(tmp_path):

@@ -33,7 +33,7 @@ def repo(tmp_path_factory, base_model, _migrated_mlflow_db):
     repo = tmp_path_factory.mktemp("repo")
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(ROOT / name, repo / name)
-    for name in ("stages", "src", "data/samples"):
+    for name in ("stages", "src", "data/samples", "data/eval"):
         shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["model"]["base"] = str(base_model)
@@ -85,7 +85,8 @@ def test_repro_curates_problems_and_splits_with_a_funnel_that_reconciles(repo):
     split = json.loads((repo / "reports" / "split.json").read_text())
     splits = {name: read_rows(repo / "data" / "splits" / f"{name}.parquet") for name in ("search", "rl", "eval")}
     assert {name: len(rows) for name, rows in splits.items()} == split["kept"]
-    assert sum(split["kept"].values()) + sum(split["contaminated"].values()) == len(problems)
+    assert sum(split["kept"].values()) + sum(split["contaminated"].values()) + sum(split["over_cap"].values()) \
+        == len(problems)
     assert all(s["skipped"] == "file not found" for s in split["eval_sets"])  # no evaluation files in the sample
     assert all(r["options"] and r["answer_idx"] in r["options"] for r in splits["eval"])
     assert json.loads((repo / "reports" / "validate_splits.json").read_text())["success"]
@@ -93,7 +94,7 @@ def test_repro_curates_problems_and_splits_with_a_funnel_that_reconciles(repo):
     out = json.loads(sh("dvc", "plots", "show", "--json", cwd=repo, env=env).stdout)
     (plot,) = [v for k, v in out["data"].items() if "funnel" in k]
     data = plot[0]["content"]["data"]["values"]
-    assert [int(d["count"]) for d in data][0] == 120 and len(data) == 2 + len(curate["funnel"]) + 3
+    assert [int(d["count"]) for d in data][0] == 120 and len(data) == 1 + len(curate["funnel"]) + 2 + 3
 
 
 def test_changing_the_difficulty_rule_does_not_rerun_the_models(repo):

@@ -33,10 +33,11 @@ _BASE_INV = pow(_BASE, -1, 1 << 64)
 
 
 def find_overlaps(texts: Sequence[str], eval_texts: Sequence[str], window: int = WINDOW,
-                  progress: bool = False, boilerplate: int = 0) -> np.ndarray:
+                  progress: bool = False, boilerplate: int = 0, groups: Sequence[int] | None = None) -> np.ndarray:
     """int64 array, one per text: the index of an eval text sharing a `window`-char span with it (after
     normalise), or -1. When several eval texts match, any one of them is given. Texts (either side) shorter than
-    `window` after normalisation never match; windows in ``boilerplate`` or more eval texts do not count."""
+    `window` after normalisation never match. Windows in ``boilerplate`` or more distinct texts do not count;
+    ``groups`` (one id per training text) makes several texts of one item count once."""
     from tqdm import tqdm
 
     _check(window)
@@ -45,7 +46,8 @@ def find_overlaps(texts: Sequence[str], eval_texts: Sequence[str], window: int =
     index = _EvalIndex(eval_texts, window, powers)
     if boilerplate > 0 and index.n_windows:
         shared = [index.shared(chunk, first) for first, chunk in _chunks(texts, CHUNK_CHARS)]
-        index.drop_common([h for h, _ in shared], [o for _, o in shared], boilerplate)
+        owners = [o if groups is None else np.asarray(groups, dtype=np.int64)[o] for _, o in shared]
+        index.drop_common([h for h, _ in shared], owners, boilerplate)
     with tqdm(total=len(texts), desc="decontam", unit="text", disable=not progress, mininterval=1.0) as bar:
         for first, chunk in _chunks(texts, CHUNK_CHARS):
             if index.n_windows:

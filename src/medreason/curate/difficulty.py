@@ -15,6 +15,7 @@ Both cache their answers in SQLite (the LLM client's cache), so an interrupted r
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from medreason.prompts import load_prompt
 PROMPT = "answer_mcq"
 # A bare letter ("B", "(B)", "B."), or the letter after "answer is" / "Answer:" anywhere in a longer reply.
 _BARE = re.compile(r"\s*\(?([A-E])\)?[.:)]?\s*", re.I)
-_STATED = re.compile(r"answer(?:\s+is)?\s*[:\-]?\s*\(?([A-E])\b\)?")
+_STATED = re.compile(r"(?i:answer)(?:\s+is)?\s*[:\-]?\s*\(?([A-E])\b\)?")
 
 
 def options_text(options: dict[str, str]) -> str:
@@ -49,7 +50,8 @@ def parse_letter(text: str, letters: str) -> str | None:
 
 def answer_all(answerer: AnswererConfig, items: list[dict[str, Any]], cache_dir: str | Path,
                prices: dict[str, Price] | None = None) -> tuple[list[str | None], dict[str, Any]]:
-    """One predicted letter (or None) per item ({question, options}), and a usage report."""
+    """One predicted letter (or None: the reply named none) per item ({question, options}), and a usage report.
+    Raises RuntimeError when a request still fails after its retries."""
     cache_path = Path(cache_dir) / f"{answerer.name}.sqlite"
     if answerer.method == "loglik":
         return LoglikAnswerer(answerer.model, answerer.batch_size, cache_path).answer(items)
@@ -61,9 +63,13 @@ def answer_all(answerer: AnswererConfig, items: list[dict[str, Any]], cache_dir:
                                        load_prompt(PROMPT).version, desc=f"difficulty {answerer.name}")
         letters = [parse_letter(c.text, "".join(i["options"])) if c.ok else None
                    for c, i in zip(completions, items, strict=True)]
-        failed = sum(not c.ok for c in completions)
-        unparsed = sum(c.ok and letter is None for c, letter in zip(completions, letters))
-        return letters, {**client.report(), "request_failures": failed, "unparsed": unparsed}
+        errors = Counter(c.error for c in completions if not c.ok)
+        if errors:  # a missing answer would count as "not answered correctly" and quietly weaken the filter
+            raise RuntimeError(f"difficulty: {answerer.name}: {sum(errors.values())} of {len(items)} requests failed "
+                               f"after retries ({dict(errors)}); the answers received are cached in {cache_path}: "
+                               f"run again to ask only the missing ones")
+        unparsed = sum(letter is None for letter in letters)
+        return letters, {**client.report(), "unparsed": unparsed}
     finally:
         client.close()
 

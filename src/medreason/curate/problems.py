@@ -23,7 +23,7 @@ from typing import Any
 
 from medreason.config import CurateConfig
 from medreason.curate.difficulty import options_text
-from medreason.curate.rules import leaked_options, prefilter, rule_rewrite
+from medreason.curate.rules import leaked_options, prefilter, rule_rewrite, self_contained
 from medreason.data.schema import normalise, normalised_id
 from medreason.llm.structured import ask_parsed, split_prompt
 
@@ -52,8 +52,10 @@ def parse_verdict(text: str) -> tuple[tuple[str, str] | None, str | None]:
     return (label, (m.group(2) or "").strip()), None
 
 
-def parse_rewrite(text: str, options: dict[str, str], max_answer_words: int) -> tuple[tuple[str, str] | None, str | None]:
-    """(question, ground_truth) from a reply that is exactly the JSON object the reformulate prompt asks for."""
+def parse_rewrite(text: str, options: dict[str, str], answer_idx: str,
+                  max_answer_words: int) -> tuple[tuple[str, str] | None, str | None]:
+    """(question, ground_truth) from a reply that is exactly the JSON object the reformulate prompt asks for, whose
+    ground truth stands alone (not "B", "All of the above", "Both A and B") and is not a wrong option's text."""
     fenced = _FENCE.fullmatch(text)
     try:
         obj = json.loads(fenced.group(1) if fenced else text)
@@ -66,6 +68,11 @@ def parse_rewrite(text: str, options: dict[str, str], max_answer_words: int) -> 
         return None, "question and ground_truth must be non-empty strings"
     if len(answer.split()) > max_answer_words:
         return None, f"ground_truth longer than {max_answer_words} words"
+    if not self_contained(answer):
+        return None, "ground_truth only makes sense next to the options (a letter, 'all of the above', a combination)"
+    wrong = {normalise(t) for k, t in options.items() if k != answer_idx}
+    if normalise(answer) in wrong - {normalise(options.get(answer_idx, ""))}:
+        return None, "ground_truth is the text of a wrong option"
     leak = leaked_options(question, options)
     if leak:
         return None, f"the question still depends on the options ({leak})"
@@ -181,7 +188,7 @@ def _reformulate(teacher, rows, ledger, cfg: CurateConfig) -> dict[int, tuple[st
         if r.get("open_question") and r.get("ground_truth"):
             ledger[n]["method"] = "source"
             value, why = parse_rewrite(json.dumps({"question": r["open_question"], "ground_truth": r["ground_truth"]}),
-                                       r["options"], cfg.max_answer_words)
+                                       r["options"], r["answer_idx"], cfg.max_answer_words)
             out[n] = value or "source_rewrite_invalid"
             ledger[n]["detail"] = why
         elif cfg.reformulate == "rule":
@@ -193,7 +200,8 @@ def _reformulate(teacher, rows, ledger, cfg: CurateConfig) -> dict[int, tuple[st
     if ask:
         template, reask, version = split_prompt("reformulate")
         parsed = ask_parsed(teacher, [_conversation(template, rows[n], max_words=cfg.max_answer_words) for n in ask],
-                            version, lambda i, text: parse_rewrite(text, rows[ask[i]]["options"], cfg.max_answer_words),
+                            version, lambda i, text: parse_rewrite(text, rows[ask[i]]["options"], rows[ask[i]]["answer_idx"],
+                                                          cfg.max_answer_words),
                             reask, cfg.max_asks, desc="reformulate")
         for n, p in zip(ask, parsed):
             if p.value is None:

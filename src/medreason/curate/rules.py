@@ -373,6 +373,14 @@ def _invert(pre: str, wh: str) -> str | None:
     return f"{prefix}{head} {m.group('aux')} {subj}{' ' + rest if rest else ''}?"
 
 
+def self_contained(answer: str) -> bool:
+    """Whether a ground truth stands without the options: not a bare letter or truth value, not "all/none of the
+    above", not a combination of options ("Both A and B", "ad", "1,2,3")."""
+    answer = answer.strip()
+    return bool(answer) and not (_BARE_KEY.fullmatch(answer) or _key_reason(answer)
+                                 or re.search(r"\bthe\s+above\b", answer, re.I))
+
+
 def rule_rewrite(question: str, options: dict[str, str], answer: str,
                  max_answer_words: int = 12) -> tuple[str, str] | str:
     """(open_question, ground_truth) or a failure code from REWRITE_FAILURES. ``answer`` is the key's option text
@@ -386,7 +394,7 @@ def rule_rewrite(question: str, options: dict[str, str], answer: str,
     key = _resolve_key(options, answer)
     if key is None:
         return "answer_not_in_options"
-    if not key or _BARE_KEY.fullmatch(key) or _key_reason(key) or re.search(r"\bthe\s+above\b", key, re.I):
+    if not self_contained(key):
         return "answer_not_self_contained"
     if len(key.split()) > max_answer_words:
         return "answer_too_long"

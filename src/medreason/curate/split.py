@@ -1,7 +1,8 @@
 """Split problems into search / rl / eval by a seeded content hash, after decontamination.
 
-Each problem's place is a number u in [0, 1) from sha256(seed, id): eval takes u < f_eval, search the next
-f_search, rl the rest. It depends on nothing but the problem itself, so adding unrelated problems never moves one.
+Each problem's place is a number u in [0, 1) from sha256(seed, mcq_id): eval takes u < f_eval, search the next
+f_search, rl the rest. It depends on nothing but the problem's source MCQ, so adding unrelated problems never moves
+one, and neither does rewriting it differently (a new prompt or teacher).
 A cap (``max_sizes``) keeps the problems of lowest u, so it is stable too, up to the items crossing the cap.
 
 Decontamination (the Med-PaLM 2 rule the paper cites): a search or rl problem whose MCQ question or open question
@@ -27,6 +28,7 @@ from medreason.curate.decontam import find_overlaps, shared_span
 from medreason.data.schema import normalise
 
 OWN_EVAL = "eval_split"
+ASSIGNMENT_COLUMNS = ["id", "mcq_id", "split", "u", "status", "reason", "detail"]
 
 
 @dataclass
@@ -36,8 +38,8 @@ class SplitResult:
     report: dict[str, Any]
 
 
-def place(seed: int, pid: str) -> float:
-    return int(hashlib.sha256(f"{seed}:{pid}".encode()).hexdigest()[:16], 16) / 2 ** 64
+def place(seed: int, mcq_id: str) -> float:
+    return int(hashlib.sha256(f"{seed}:{mcq_id}".encode()).hexdigest()[:16], 16) / 2 ** 64
 
 
 def read_eval_questions(path: str | Path, field: str = "question") -> list[str]:
@@ -91,7 +93,7 @@ def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, eval_sets: 
         edge += cfg.fractions[name]
     rows = []
     for p in problems:
-        u = place(cfg.seed, p["id"])
+        u = place(cfg.seed, p["mcq_id"])
         split = next((s for s, (lo, hi) in bounds.items() if lo <= u < hi), "rl")  # u near 1.0: float rounding
         rows.append({"id": p["id"], "mcq_id": p["mcq_id"], "split": split, "u": u, "status": "kept",
                      "reason": None, "detail": None})
@@ -107,7 +109,8 @@ def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, eval_sets: 
             ref_names.append(OWN_EVAL)
     train = [n for n, a in enumerate(rows) if a["split"] != "eval"]
     texts = [t for n in train for t in (problems[n]["mcq_question"], problems[n]["question"])]
-    hits = find_overlaps(texts, ref_texts, window=cfg.window, progress=True, boilerplate=cfg.boilerplate)
+    hits = find_overlaps(texts, ref_texts, window=cfg.window, progress=True, boilerplate=cfg.boilerplate,
+                         groups=[k // 2 for k in range(len(texts))])  # a problem's two texts count once
     # A question identical to a reference question is contaminated at any length (the window rule cannot see a
     # question shorter than the window).
     identical = {normalise(t): i for i, t in enumerate(ref_texts)}
@@ -148,5 +151,6 @@ def funnel_rows(curate_report: dict[str, Any], split_report: dict[str, Any]) -> 
     steps = [("mcq", curate_report["in"])]
     steps += [(f"after {s['step']}", s["out"]) for s in curate_report["funnel"]]
     steps.append(("after decontamination", split_report["in"] - sum(split_report["contaminated"].values())))
+    steps.append(("after caps", sum(split_report["kept"].values())))
     steps += [(f"{s} split", split_report["kept"][s]) for s in ("search", "rl", "eval")]
     return [{"step": f"{i:02d} {name}", "count": count} for i, (name, count) in enumerate(steps, 1)]

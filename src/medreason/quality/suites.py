@@ -60,7 +60,7 @@ def mcq_suite(table, expect: MCQExpectations):
     return frame, checks
 
 
-def _problem_columns(rows: list[dict], max_answer_words: int) -> dict[str, list]:
+def _problem_columns(rows: list[dict]) -> dict[str, list]:
     """Row checks of a problem, as columns (shared by the problems and the splits suites)."""
     from medreason.curate.rules import leaked_options
 
@@ -97,7 +97,7 @@ def problems_suite(rows: list[dict], expect: ProblemExpectations):
     """data/problems/problems.parquet, as rows."""
     import pandas as pd
 
-    frame = pd.DataFrame(_problem_columns(rows, expect.max_answer_words))
+    frame = pd.DataFrame(_problem_columns(rows))
     checks = [Check("ExpectTableRowCountToBeBetween", {"min_value": expect.min_rows}),
               *_problem_checks(expect.max_answer_words)]
     return frame, checks
@@ -109,7 +109,7 @@ def splits_suite(splits: dict[str, list[dict]], expect: SplitExpectations, max_a
     import pandas as pd
 
     rows = [r for name in SPLITS for r in splits[name]]
-    frame = pd.DataFrame(_problem_columns(rows, max_answer_words))
+    frame = pd.DataFrame(_problem_columns(rows))
     frame["split"] = [name for name in SPLITS for _ in splits[name]]
     frame["split_size_ok"] = [len(splits[name]) >= expect.min_rows.get(name, 0) for name in frame["split"]]
     required = [name for name in SPLITS if expect.min_rows.get(name, 0) > 0]
