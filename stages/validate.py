@@ -1,22 +1,27 @@
 """Stage validate: run a dataset's Great Expectations suite; a violation stops `dvc repro` here.
 
-    python stages/validate.py mcq             # what `dvc repro validate_mcq` runs (also: problems, splits)
+    python stages/validate.py mcq             # what `dvc repro validate_mcq` runs (also: problems, splits,
+                                              # trajectories, sft)
 
 Writes reports/validate_<dataset>.json (a DVC metric) and HTML data docs under reports/gx/<dataset>/.
 """
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from medreason.config import SPLITS, load_params
 from medreason.quality.runner import ValidationFailed, require, run_suite, write_summary
-from medreason.quality.suites import mcq_suite, problems_suite, splits_suite
+from medreason.quality.suites import mcq_suite, problems_suite, sft_suite, splits_suite, trajectories_suite
 from medreason.tracking import log_dataset, stage_run
 
 DATASETS = {
     "mcq": ["data/mcq/mcq.parquet"],
     "problems": ["data/problems/problems.parquet"],
     "splits": [f"data/splits/{name}.parquet" for name in SPLITS],
+    "trajectories": ["data/search/trajectories.jsonl"],
+    "sft": ["data/sft/train.jsonl"],
 }
 
 
@@ -31,8 +36,12 @@ def suite(dataset: str, expect):
         return mcq_suite(pq.read_table(paths[0]), expect.mcq)
     if dataset == "problems":
         return problems_suite(read_rows(paths[0]), expect.problems)
-    splits = {name: read_rows(path) for name, path in zip(SPLITS, paths)}
-    return splits_suite(splits, expect.splits, expect.problems.max_answer_words)
+    if dataset == "splits":
+        splits = {name: read_rows(path) for name, path in zip(SPLITS, paths)}
+        return splits_suite(splits, expect.splits, expect.problems.max_answer_words)
+    rows = [json.loads(line) for line in Path(paths[0]).read_text(encoding="utf-8").splitlines() if line.strip()]
+    search_ids = {p["id"] for p in read_rows("data/splits/search.parquet")}
+    return (trajectories_suite if dataset == "trajectories" else sft_suite)(rows, search_ids, expect.sft)
 
 
 def main() -> None:
@@ -46,7 +55,7 @@ def main() -> None:
 
             frame, checks = suite(dataset, expect)
             for path in DATASETS[dataset]:
-                log_dataset(path, name=path.rsplit("/", 1)[1].removesuffix(".parquet"), context="validated")
+                log_dataset(path, name=Path(path).stem, context="validated")
             summary = run_suite(dataset, frame, checks, docs_dir=f"reports/gx/{dataset}")
             write_summary(summary, f"reports/validate_{dataset}.json")
             mlflow.log_metrics({"rows": summary["rows"], "expectations": summary["evaluated"],

@@ -17,7 +17,7 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 STAGES = ["prepare_model", "ingest", "validate_mcq", "audit_verifier", "difficulty", "curate", "validate_problems",
-          "split", "validate_splits"]
+          "split", "validate_splits", "search", "validate_trajectories", "compose", "validate_sft"]
 
 
 def sh(*cmd, cwd, check=True, env=None):
@@ -95,6 +95,19 @@ def test_repro_curates_problems_and_splits_with_a_funnel_that_reconciles(repo):
     (plot,) = [v for k, v in out["data"].items() if "funnel" in k]
     data = plot[0]["content"]["data"]["values"]
     assert [int(d["count"]) for d in data][0] == 120 and len(data) == 1 + len(curate["funnel"]) + 2 + 3
+
+
+def test_repro_searches_and_composes_the_sft_set(repo):
+    repo, env, _ = repo
+    report = json.loads((repo / "reports" / "search.json").read_text())
+    trajectories = [json.loads(x) for x in (repo / "data" / "search" / "trajectories.jsonl").read_text().splitlines()]
+    sft = [json.loads(x) for x in (repo / "data" / "sft" / "train.jsonl").read_text().splitlines()]
+    assert report["problems"] == len(trajectories) == 16
+    assert report["verified"] == sum(t["status"] == "verified" for t in trajectories) > 0
+    composed = json.loads((repo / "reports" / "compose.json").read_text())
+    assert composed["composed"] == len(sft) and composed["verified"] == report["verified"]
+    assert all(r["Question"] and r["Complex_CoT"] and r["Response"] for r in sft)
+    assert json.loads((repo / "reports" / "validate_sft.json").read_text())["success"]
 
 
 def test_changing_the_difficulty_rule_does_not_rerun_the_models(repo):

@@ -95,10 +95,16 @@ class SplitExpectations:
 
 
 @dataclass(frozen=True)
+class SFTExpectations:
+    min_rows: int = 1
+
+
+@dataclass(frozen=True)
 class ValidateConfig:
     mcq: MCQExpectations = field(default_factory=MCQExpectations)
     problems: ProblemExpectations = field(default_factory=ProblemExpectations)
     splits: SplitExpectations = field(default_factory=SplitExpectations)
+    sft: SFTExpectations = field(default_factory=SFTExpectations)
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,30 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    source: str = "search"  # search: the teacher searches the search split; file: bring your own SFT data
+    sft_file: str | None = None  # source file: JSON list or JSON lines with Question, Complex_CoT, Response
+    max_problems: int = 0  # the first N problems of the search split (by id); 0 = all
+    max_attempts: int = 1  # T (the paper: 3; the released code: 1)
+    max_depth: int = 2  # N, refinement rounds per attempt (the paper: 3; the released code: 2)
+    new_attempt: str = "restart"  # restart: back to the first chain (released code); regenerate: a new one (paper)
+    label_hint: bool = True  # the released code's answer-hinted fallback; flagged label_hinted; off in the paper
+    format: str = "json"  # json (the paper's) | headers | scaffold (one piece at a time, for small models)
+    max_asks: int = 2  # asks per request before an unusable reply counts as a failed round
+    seed: int = 0  # strategy sampling
+
+    def __post_init__(self) -> None:
+        if self.source not in ("search", "file") or (self.source == "file") != bool(self.sft_file):
+            raise ConfigError("source/sft_file: source search, or source file with sft_file")
+        if self.new_attempt not in ("restart", "regenerate"):
+            raise ConfigError(f"new_attempt: {self.new_attempt!r} is not one of restart, regenerate")
+        if self.format not in ("json", "headers", "scaffold"):
+            raise ConfigError(f"format: {self.format!r} is not one of json, headers, scaffold")
+        if min(self.max_attempts, self.max_asks) < 1 or min(self.max_depth, self.max_problems) < 0:
+            raise ConfigError("max_attempts, max_asks >= 1; max_depth, max_problems >= 0")
+
+
+@dataclass(frozen=True)
 class Params:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -250,6 +280,7 @@ class Params:
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     curate: CurateConfig = field(default_factory=CurateConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -22,6 +22,7 @@ class Parsed:
     reason: str  # "ok", or why not: the last unreadable reply or the request's failure
     cost: float  # summed over every ask
     asks: int
+    tokens: int = 0  # prompt + completion tokens, summed over every ask
 
 
 def split_prompt(name: str) -> tuple[str, str, str]:
@@ -35,9 +36,9 @@ def split_prompt(name: str) -> tuple[str, str, str]:
 
 def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_version: str,
                parse: Callable[[int, str], tuple[Any, str | None]], reask: str, max_asks: int,
-               desc: str = "llm") -> list[Parsed]:
+               desc: str = "llm", **overrides: Any) -> list[Parsed]:
     """Ask every conversation; ``parse(index, text)`` returns (value, None) or (None, why). All pending items of a
-    round go to the client in one batch."""
+    round go to the client in one batch; ``overrides`` (e.g. seed) go with every request."""
     if max_asks < 1:
         raise ValueError(f"max_asks must be >= 1, got {max_asks}")
     n = len(conversations)
@@ -46,15 +47,17 @@ def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_ve
     reasons = ["no answer"] * n
     cost = [0.0] * n
     asks = [0] * n
+    tokens = [0] * n
     pending = list(range(n))
     for _ in range(max_asks):
         if not pending:
             break
-        completions = client.chat_many([conversations[i] for i in pending], prompt_version, desc=desc)
+        completions = client.chat_many([conversations[i] for i in pending], prompt_version, desc=desc, **overrides)
         still = []
         for i, c in zip(pending, completions, strict=True):
             cost[i] += c.cost
             asks[i] += 1
+            tokens[i] += c.prompt_tokens + c.completion_tokens
             if not c.ok or c.text is None:
                 reasons[i] = f"request failed: {c.error}"
                 still.append(i)
@@ -68,4 +71,4 @@ def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_ve
                 {"role": "assistant", "content": c.text}, {"role": "user", "content": reask.format(problem=why)}]
             still.append(i)
         pending = still
-    return [Parsed(values[i], reasons[i], cost[i], asks[i]) for i in range(n)]
+    return [Parsed(values[i], reasons[i], cost[i], asks[i], tokens[i]) for i in range(n)]

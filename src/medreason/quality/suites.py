@@ -6,7 +6,7 @@ rule is an ordinary Great Expectations expectation with a count of the rows that
 
 from __future__ import annotations
 
-from medreason.config import SPLITS, MCQExpectations, ProblemExpectations, SplitExpectations
+from medreason.config import SPLITS, MCQExpectations, ProblemExpectations, SFTExpectations, SplitExpectations
 from medreason.data.schema import LETTERS, MAX_OPTIONS, MIN_OPTIONS, SOURCES
 from medreason.quality.runner import Check
 
@@ -122,4 +122,59 @@ def splits_suite(splits: dict[str, list[dict]], expect: SplitExpectations, max_a
     return frame, checks
 
 
-SUITES = {"mcq": mcq_suite, "problems": problems_suite, "splits": splits_suite}
+def trajectories_suite(rows: list[dict], search_ids: set[str], expect: SFTExpectations):
+    """data/search/trajectories.jsonl: one record per searched problem, consistent with its rounds."""
+    import pandas as pd
+
+    def chain_ok(t: dict) -> bool:  # a verified chain ends with its conclusion checked
+        actions = [s["action"] for s in t["chain"]]
+        return t["status"] != "verified" or actions[-2:] == ["Final Conclusion", "Verification"]
+
+    frame = pd.DataFrame({
+        "id": [t["id"] for t in rows],
+        "status": [t["status"] for t in rows],
+        "in_search_split": [t["id"] in search_ids for t in rows],
+        "rounds": [len(t["rounds"]) for t in rows],
+        "chain_ok": [chain_ok(t) for t in rows],
+        "hint_verified": [not t["label_hinted"] or (t["status"] == "verified" and t["rounds"][-1]["verified"])
+                          for t in rows],
+    }, columns=["id", "status", "in_search_split", "rounds", "chain_ok", "hint_verified"])
+    col = lambda e, c, **kw: Check(e, {"column": c, **kw})  # noqa: E731
+    return frame, [
+        col("ExpectColumnValuesToBeUnique", "id"),
+        col("ExpectColumnValuesToBeInSet", "status", value_set=["verified", "failed"]),
+        col("ExpectColumnValuesToBeInSet", "in_search_split", value_set=[True]),
+        col("ExpectColumnValuesToBeBetween", "rounds", min_value=1),
+        col("ExpectColumnValuesToBeInSet", "chain_ok", value_set=[True]),
+        col("ExpectColumnValuesToBeInSet", "hint_verified", value_set=[True]),  # a label hint is still verified
+    ]
+
+
+def sft_suite(rows: list[dict], search_ids: set[str], expect: SFTExpectations):
+    """data/sft/train.jsonl: the three fields non-empty, no training headers inside them, ids unique, every
+    searched record from the search split."""
+    import pandas as pd
+
+    headers = ("## thinking", "## final response")
+    frame = pd.DataFrame({
+        "id": [r["id"] for r in rows],
+        "source": [r["source"] for r in rows],
+        **{f"{f}_chars": [len((r.get(f) or "").strip()) for r in rows] for f in ("Question", "Complex_CoT", "Response")},
+        "headers_inside": [any(h in (r["Complex_CoT"] + r["Response"]).lower() for h in headers) for r in rows],
+        "from_search_split": [r["source"] != "search" or r["id"] in search_ids for r in rows],
+    }, columns=["id", "source", "Question_chars", "Complex_CoT_chars", "Response_chars", "headers_inside",
+                "from_search_split"])
+    col = lambda e, c, **kw: Check(e, {"column": c, **kw})  # noqa: E731
+    return frame, [
+        Check("ExpectTableRowCountToBeBetween", {"min_value": expect.min_rows}),
+        col("ExpectColumnValuesToBeUnique", "id"),
+        col("ExpectColumnValuesToBeInSet", "source", value_set=["search", "file"]),
+        *(col("ExpectColumnValuesToBeBetween", f"{f}_chars", min_value=1)
+          for f in ("Question", "Complex_CoT", "Response")),
+        col("ExpectColumnValuesToBeInSet", "headers_inside", value_set=[False]),
+        col("ExpectColumnValuesToBeInSet", "from_search_split", value_set=[True]),
+    ]
+
+
+SUITES = {"mcq": mcq_suite, "problems": problems_suite, "splits": splits_suite, "trajectories": trajectories_suite,
+          "sft": sft_suite}

@@ -1,0 +1,1 @@
+"""Search: verifier-guided complex reasoning trajectories and their composition into SFT data."""

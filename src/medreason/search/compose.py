@@ -1,0 +1,96 @@
+"""Compose verified trajectories into SFT records {Question, Complex_CoT, Response} (METHOD.md section 3.3, step 6).
+
+Two teacher calls per verified trajectory: the stream of search rewritten as natural first-person thinking
+(Complex_CoT), then the final reply written from it (Response). The Response is verified again against the ground
+truth and dropped, counted with its reason, when it does not commit to it: a real share of the authors' released
+Responses contradict their own ground truth. The training text downstream is
+``## Thinking\\n\\n{Complex_CoT}\\n\\n## Final Response\\n\\n{Response}``, so neither part may contain those headers.
+
+A user with SFT data already in the HuatuoGPT-o1 format brings it with ``read_sft_file`` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from medreason.data.schema import normalise
+from medreason.llm.structured import ask_parsed, split_prompt
+from medreason.search.steps import Step, final_conclusion, stream_of_search
+
+HEADERS = ("## Thinking", "## Final Response")
+SFT_FIELDS = ("Question", "Complex_CoT", "Response")
+
+
+def _free_text(_: int, text: str) -> tuple[str | None, str | None]:
+    text = text.strip()
+    if not text:
+        return None, "empty reply"
+    if any(h.lower() in text.lower() for h in HEADERS):
+        return None, "contains a '## Thinking' or '## Final Response' header"
+    return text, None
+
+
+def compose(trajectories: list[dict[str, Any]], teacher, verifier, max_asks: int = 2,
+            scaffold: bool = False) -> tuple[list[dict], dict]:
+    """SFT records for the verified trajectories, and the counts: in = composed + dropped (by reason). With
+    ``scaffold`` (small models) the Response opens with the verified Final Conclusion, then the model's reply."""
+    verified = [t for t in trajectories if t["status"] == "verified"]
+    cot_t, cot_reask, cot_v = split_prompt("compose_cot")
+    resp_t, resp_reask, resp_v = split_prompt("compose_response")
+    streams = [stream_of_search([Step(**s) for s in t["chain"]]) for t in verified]
+    cots = ask_parsed(teacher, [[{"role": "user", "content": cot_t.format(question=t["question"], stream=st)}]
+                                for t, st in zip(verified, streams)], cot_v, _free_text, cot_reask, max_asks,
+                      desc="compose cot")
+    ok = [i for i, c in enumerate(cots) if c.value is not None]
+    responses = ask_parsed(teacher, [[{"role": "user", "content": resp_t.format(
+        question=verified[i]["question"], thinking=cots[i].value)}] for i in ok], resp_v, _free_text, resp_reask,
+        max_asks, desc="compose response")
+    if scaffold:
+        responses = [replace(r, value=f"{_conclusion(verified[i])}\n\n{r.value}") if r.value is not None else r
+                     for i, r in zip(ok, responses)]
+    answered = [(i, r) for i, r in zip(ok, responses) if r.value is not None]
+    checks = verifier.verify_many([(r.value, verified[i]["ground_truth"], verified[i]["question"])
+                                   for i, r in answered])
+    dropped: Counter[str] = Counter()
+    dropped.update("cot_unusable" for c in cots if c.value is None)
+    dropped.update("response_unusable" for r in responses if r.value is None)
+    records = []
+    for (i, r), check in zip(answered, checks):
+        t = verified[i]
+        if not check.correct:
+            dropped["response_contradicts"] += 1
+            continue
+        records.append({
+            "Question": t["question"], "Complex_CoT": cots[i].value, "Response": r.value,
+            "id": t["id"], "mcq_id": t["mcq_id"], "source": "search", "label_hinted": t["label_hinted"],
+            "attempts": t["attempts"], "depth": t["depth"], "strategies": t["strategies"],
+            "tokens": t["tokens"] + cots[i].tokens + r.tokens, "cost": round(t["cost"] + cots[i].cost + r.cost, 6),
+        })
+    report = {"verified": len(verified), "composed": len(records), "dropped": dict(sorted(dropped.items()))}
+    assert report["verified"] == report["composed"] + sum(dropped.values())
+    return records, report
+
+
+def _conclusion(trajectory: dict[str, Any]) -> str:
+    return final_conclusion([Step(**s) for s in trajectory["chain"]])
+
+
+def read_sft_file(path: str | Path) -> list[dict[str, Any]]:
+    """Bring-your-own SFT data in the HuatuoGPT-o1 format (JSON list or JSON lines with Question, Complex_CoT,
+    Response); a record missing a field or with an empty one is an error naming it."""
+    text = Path(path).read_text(encoding="utf-8")
+    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+    records = []
+    for n, row in enumerate(rows):
+        bad = [f for f in SFT_FIELDS if not isinstance(row.get(f), str) or not row[f].strip()]
+        if bad:
+            raise ValueError(f"{path}: record {n} has no text in {bad}")
+        pid = hashlib.sha256(normalise(row["Question"]).encode()).hexdigest()[:16]
+        records.append({**{f: row[f].strip() for f in SFT_FIELDS}, "id": pid, "mcq_id": None, "source": "file",
+                        "label_hinted": False, "attempts": 0, "depth": 0, "strategies": [], "tokens": 0, "cost": 0.0})
+    return records

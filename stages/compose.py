@@ -1,0 +1,62 @@
+"""Stage compose: verified trajectories -> the SFT set {Question, Complex_CoT, Response} in data/sft/train.jsonl.
+
+    python stages/compose.py                  # what `dvc repro compose` runs
+
+Two teacher calls per verified trajectory (natural Complex_CoT, then the Response); a Response that does not commit
+to the ground truth is dropped and counted (reports/compose.json). With search.source: file, the user's SFT file
+(HuatuoGPT-o1 format) is read instead, and validated the same way downstream.
+"""
+
+import json
+from pathlib import Path
+
+from medreason.config import load_params
+from medreason.tracking import log_dataset, log_llm_usage, stage_run
+
+TRAJECTORIES = Path("data/search/trajectories.jsonl")
+OUT = Path("data/sft/train.jsonl")
+REPORT = Path("reports/compose.json")
+CACHE = Path("data/cache/compose")
+
+
+def main() -> None:
+    params = load_params()
+    cfg = params.search
+    CACHE.mkdir(parents=True, exist_ok=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with stage_run("compose", cfg):
+        import mlflow
+
+        from medreason.search.compose import compose, read_sft_file
+
+        if cfg.source == "file":
+            records, report = read_sft_file(cfg.sft_file), {"source": "file", "file": cfg.sft_file}
+            report["composed"] = len(records)
+        else:
+            from medreason.llm.client import LLMClient
+            from medreason.verify import verifier_from_params
+
+            trajectories = [json.loads(line) for line in TRAJECTORIES.read_text(encoding="utf-8").splitlines()]
+            teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
+            verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
+                                            cache_path=str(CACHE / "judge.sqlite"))
+            try:
+                records, report = compose(trajectories, teacher, verifier, cfg.max_asks,
+                                          scaffold=cfg.format == "scaffold")
+            finally:
+                teacher.close()
+            report = {"source": "search", **report, "teacher": teacher.report()}
+            log_llm_usage(report["teacher"], prefix="teacher")
+        with open(OUT, "w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        REPORT.write_text(json.dumps(report, indent=2) + "\n")
+        log_dataset(OUT, name="sft", context="output")
+        mlflow.log_metric("composed", report["composed"])
+        mlflow.log_metrics({f"dropped.{k}": v for k, v in report.get("dropped", {}).items()})
+        mlflow.log_artifact(str(REPORT))
+    print(f"compose: {report['composed']} SFT records ({report.get('dropped', {})} dropped)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Stage search: the teacher searches verified reasoning trajectories for the search split's problems.
+
+    python stages/search.py                   # what `dvc repro search` runs
+
+Writes data/search/trajectories.jsonl (every problem: status, every round with its strategy, steps and verdict,
+label_hinted, tokens, cost), reports/search.json and reports/plots/search_strategies.csv. The teacher's and the
+judge's answers are cached in data/cache/search/ (a persistent out): an interrupted or re-run search pays only for
+what it has not asked. With search.source: file the stage searches nothing (compose reads the file).
+"""
+
+import csv
+import json
+from pathlib import Path
+
+from medreason.config import load_params
+from medreason.data.frames import read_rows
+from medreason.tracking import log_dataset, log_llm_usage, stage_run
+
+SPLIT = "data/splits/search.parquet"
+OUT = Path("data/search/trajectories.jsonl")
+REPORT = Path("reports/search.json")
+PLOT = Path("reports/plots/search_strategies.csv")
+CACHE = Path("data/cache/search")
+
+
+def main() -> None:
+    params = load_params()
+    cfg = params.search
+    CACHE.mkdir(parents=True, exist_ok=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    PLOT.parent.mkdir(parents=True, exist_ok=True)
+    with stage_run("search", cfg):
+        import mlflow
+
+        from medreason.llm.client import LLMClient
+        from medreason.search.engine import Search, search_report
+        from medreason.verify import verifier_from_params
+
+        problems = sorted(read_rows(SPLIT), key=lambda p: p["id"]) if cfg.source == "search" else []
+        if cfg.max_problems:
+            problems = problems[:cfg.max_problems]
+        log_dataset(SPLIT, name="split_search", context="input")
+        teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
+        verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
+                                        cache_path=str(CACHE / "judge.sqlite"))
+        try:
+            trajectories = Search(cfg, teacher, verifier).run(problems)
+        finally:
+            teacher.close()
+        with open(OUT, "w", encoding="utf-8") as f:
+            for t in trajectories:
+                f.write(json.dumps(t, ensure_ascii=False) + "\n")
+        report = {**search_report(trajectories), "source": cfg.source, "teacher": teacher.report()}
+        REPORT.write_text(json.dumps(report, indent=2) + "\n")
+        with open(PLOT, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["strategy", "used", "verified"])
+            writer.writeheader()
+            writer.writerows({"strategy": s, "used": v["used"], "verified": v["verified"]}
+                             for s, v in report["strategies"].items())
+        mlflow.log_metrics({k: report[k] for k in ("problems", "verified", "label_hinted", "unusable_rounds",
+                                                   "tokens", "cost") if report[k] is not None})
+        if report["success_rate"] is not None:
+            mlflow.log_metric("success_rate", report["success_rate"])
+        mlflow.log_metrics({f"strategy.{s}.success_rate": v["success_rate"] for s, v in report["strategies"].items()})
+        log_llm_usage(report["teacher"], prefix="teacher")
+        mlflow.log_artifact(str(REPORT))
+        mlflow.log_artifact(str(PLOT))
+    print(f"search: {report['problems']} problems, {report['verified']} verified "
+          f"({report['label_hinted']} label-hinted), success rate {report['success_rate']}")
+
+
+if __name__ == "__main__":
+    main()

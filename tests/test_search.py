@@ -1,0 +1,179 @@
+"""The strategy search and the composition, driven against the loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from medreason.config import LLMConfig, SearchConfig
+from medreason.llm.client import LLMClient
+from medreason.llm.loopback import LoopbackServer
+from medreason.search.compose import compose, read_sft_file
+from medreason.search.engine import BACKTRACKING, Search, State, search_report
+from medreason.verify import load_verifier
+
+RIGHT, WRONG = "Hyperkalemia", "Hyponatremia"
+
+
+def chain(conclusion: str, continuation: bool = False) -> str:
+    steps = [{"action": "Inner Thinking", "title": "ECG", "content": "Peaked T waves point to potassium."},
+             {"action": "Final Conclusion", "content": f"The answer is {conclusion}."},
+             {"action": "Verification", "content": "Checked against the ECG."}]
+    if continuation:
+        steps.insert(0, {"action": "Verification", "content": "The previous conclusion is wrong."})
+    return json.dumps({"CoT": steps})
+
+
+def problem(pid: str) -> dict:
+    return {"id": pid, "mcq_id": "m" + pid[1:], "question": f"Case {pid}: peaked T waves in CKD. What disturbance?",
+            "ground_truth": RIGHT}
+
+
+CFG = SearchConfig(max_attempts=2, max_depth=2, new_attempt="regenerate", label_hint=True, format="json")
+
+
+def find_id(prefix: str, depth: int, strategy: str) -> str:
+    """A problem id whose strategy at this depth of attempt 1 is ``strategy`` (the engine's own draw)."""
+    search = Search(CFG, teacher=None, verifier=None)
+    for n in range(1000):
+        state = State(problem(f"{prefix}{n:03d}"), depth=depth)
+        if search._strategy(state) == strategy:
+            return state.problem["id"]
+    raise AssertionError(strategy)
+
+
+def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
+    plans = {  # problem id -> which request verifies: ("init", 1) first init, ("refine", 2) second refinement...
+        "a000": ("init", 1),
+        "b000": ("init-invalid-then-valid", 1),
+        "c000": ("init", 2),                      # the regenerated chain of attempt 2
+        "d000": ("label", 1),
+        "e000": ("never", 0),
+    }
+    for s in ("Exploring New Paths", "Verification", "Correction"):  # each strategy verifies at round 1
+        plans[find_id("s" + s[0].lower(), 0, s)] = ("refine", 1)
+    backtracked = find_id("k", 1, BACKTRACKING)
+    plans[backtracked] = ("refine", 2)  # backtracking is only drawn from round 2 on
+    asked: Counter[tuple[str, str]] = Counter()
+
+    def script(messages):
+        text = messages[0]["content"]
+        pid = re.search(r"Case (\w+):", text).group(1)
+        if "Rewrite the record" in text:
+            return f"Hmm, peaked T waves... wait, that is potassium. So {RIGHT}."
+        if "Write the reply" in text:
+            return (f"The answer is {RIGHT}." if pid != "a000" else f"The answer is {WRONG}.")  # a000: contradicts
+        kind = "label" if "The correct answer is" in text else "refine" if "previous reasoning" in text else "init"
+        asked[pid, kind] += 1
+        n = asked[pid, kind]
+        plan_kind, plan_n = plans[pid]
+        if plan_kind == "init-invalid-then-valid" and kind == "init":
+            return "I think it is potassium." if len(messages) == 1 else chain(RIGHT)
+        verified = plan_kind == kind and plan_n == n
+        return chain(RIGHT if verified else WRONG, continuation=kind != "init")
+
+    problems = [problem(pid) for pid in plans]
+    with LoopbackServer(script=script) as srv:
+        teacher = LLMClient(LLMConfig(backend="openai", model="teacher", base_url=srv.base_url, max_retries=1),
+                            tmp_path / "teacher.sqlite")
+        trajectories = Search(CFG, teacher, load_verifier("lexical")).run(problems)
+        by_id = {t["id"]: t for t in trajectories}
+        records, composed = compose(trajectories, teacher, load_verifier("lexical"))
+
+    assert by_id["a000"]["status"] == "verified" and by_id["a000"]["depth"] == 0
+    assert [r["kind"] for r in by_id["a000"]["rounds"]] == ["init"]
+    assert by_id["b000"]["status"] == "verified" and by_id["b000"]["rounds"][0]["error"] is None
+    c = by_id["c000"]
+    assert c["status"] == "verified" and c["attempts"] == 2 and c["depth"] == 0
+    assert [r["kind"] for r in c["rounds"]] == ["init", "strategy", "strategy", "init"]
+    d = by_id["d000"]
+    assert d["status"] == "verified" and d["label_hinted"] and d["rounds"][-1]["kind"] == "label"
+    e = by_id["e000"]
+    assert e["status"] == "failed" and not e["label_hinted"] and e["reason"]
+    assert len(e["rounds"]) == 1 + 2 + 1 + 2 + 1  # init, 2 rounds, new init, 2 rounds, label
+    for pid, (kind, n) in plans.items():
+        if kind == "refine":
+            t = by_id[pid]
+            assert t["status"] == "verified" and t["depth"] == n and not t["label_hinted"]
+            assert t["rounds"][-1]["verified"] and t["rounds"][0]["strategy"] != BACKTRACKING
+    won = {by_id[pid]["strategies"][-1] for pid, (kind, _) in plans.items() if kind == "refine"}
+    assert won == {"Exploring New Paths", "Verification", "Correction", BACKTRACKING}
+    # The spliced chain: the initial steps without their last Verification, then the continuation.
+    k = by_id[backtracked]
+    assert [s["action"] for s in k["chain"]].count("Final Conclusion") == 3
+    assert k["chain"][-2]["content"] == f"The answer is {RIGHT}."
+
+    report = search_report(trajectories)
+    assert report["problems"] == len(plans) and report["verified"] == len(plans) - 1
+    assert report["label_hinted"] == 1 and report["verified_at"] == {"init": 3, "strategy": 4, "label": 1}
+    assert report["strategies"][BACKTRACKING]["verified"] == 1
+    assert report["tokens_per_verified"] > 0
+
+    # Composition: a000's Response contradicts its ground truth and is dropped, counted.
+    assert composed == {"verified": len(plans) - 1, "composed": len(plans) - 2,
+                        "dropped": {"response_contradicts": 1}}
+    assert {r["id"] for r in records} == {pid for pid in plans} - {"a000", "e000"}
+    for r in records:
+        assert set(r) >= {"Question", "Complex_CoT", "Response", "id", "mcq_id", "label_hinted"}
+        assert RIGHT in r["Response"] and "## Final Response" not in r["Complex_CoT"]
+    assert next(r for r in records if r["id"] == "d000")["label_hinted"]
+
+
+def test_restart_goes_back_to_the_first_chain_and_a_rerun_is_answered_from_the_cache(tmp_path):
+    cfg = SearchConfig(max_attempts=2, max_depth=1, new_attempt="restart", label_hint=False, format="headers")
+    wrong = "### Inner Thinking: ECG\nPeaked T waves.\n### Final Conclusion\nHyponatremia\n### Verification\nOk."
+
+    def script(messages):
+        text = messages[0]["content"]
+        return ("### Verification\nWrong.\n" if "previous reasoning" in text else "") + wrong
+
+    with LoopbackServer(script=script) as srv:
+        cfg_llm = LLMConfig(backend="openai", model="teacher", base_url=srv.base_url, max_retries=1)
+        first = Search(cfg, LLMClient(cfg_llm, tmp_path / "t.sqlite"), load_verifier("lexical")).run([problem("x1")])
+        received = sum(srv.received.values())
+        again = Search(cfg, LLMClient(cfg_llm, tmp_path / "t.sqlite"), load_verifier("lexical")).run([problem("x1")])
+        assert sum(srv.received.values()) == received  # nothing asked twice
+    (t,) = first
+    assert again == first
+    assert t["status"] == "failed" and [r["kind"] for r in t["rounds"]] == ["init", "strategy", "strategy"]
+    assert t["rounds"][2]["attempt"] == 2  # restarted from the first chain: no new init
+
+
+def test_bring_your_own_sft_data(tmp_path):
+    path = tmp_path / "sft.json"
+    path.write_text(json.dumps([{"Question": "Q1?", "Complex_CoT": "thinking", "Response": "answer"}]))
+    (r,) = read_sft_file(path)
+    assert r["source"] == "file" and r["Response"] == "answer" and len(r["id"]) == 16
+    path.write_text(json.dumps([{"Question": "Q1?", "Complex_CoT": "", "Response": "answer"}]))
+    with pytest.raises(ValueError, match="record 0 has no text in \\['Complex_CoT'\\]"):
+        read_sft_file(path)
+
+
+@pytest.mark.slow
+def test_scaffold_search_with_the_real_local_model_on_real_problems(base_model, tmp_path):
+    """SmolLM2-135M as teacher (the tiny recipe) on three of the authors' real problems, search then compose."""
+    from conftest import shared_file
+
+    demo = json.loads(shared_file("medqa_demo_processed.json").read_text())[:3]
+    problems = [{"id": f"{n:016x}", "mcq_id": f"{n:016x}", "question": r["Open-ended Verifiable Question"],
+                 "ground_truth": r["Ground-True Answer"]} for n, r in enumerate(demo)]
+    cfg = SearchConfig(max_attempts=1, max_depth=1, label_hint=True, format="scaffold")
+    teacher = LLMClient(LLMConfig(backend="local", model=str(base_model), temperature=0.7, max_tokens=48,
+                                  batch_size=4), tmp_path / "teacher.sqlite")
+    verifier = load_verifier("lexical")
+    trajectories = Search(cfg, teacher, verifier).run(problems)
+    records, composed = compose(trajectories, teacher, verifier, scaffold=True)
+
+    assert any(t["label_hinted"] for t in trajectories)  # the hinted conclusion is the answer: it verifies
+    for t in trajectories:
+        assert t["status"] in ("verified", "failed") and t["rounds"][0]["kind"] == "init"
+        assert [s["action"] for s in t["chain"]][-2:] == ["Final Conclusion", "Verification"]
+        assert all(r["error"] is None for r in t["rounds"])  # the scaffold cannot be unparseable
+        assert t["tokens"] > 0
+    assert composed["verified"] == sum(t["status"] == "verified" for t in trajectories)
+    assert composed["verified"] == composed["composed"] + sum(composed["dropped"].values())
+    for r in records:
+        assert r["Complex_CoT"] and r["Response"] and "## Final Response" not in r["Complex_CoT"]
