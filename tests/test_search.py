@@ -52,6 +52,7 @@ def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
         "c000": ("init", 2),                      # the regenerated chain of attempt 2
         "d000": ("label", 1),
         "e000": ("never", 0),
+        "f000": ("garbage", 0),                   # never a usable chain
     }
     for s in ("Exploring New Paths", "Verification", "Correction"):  # each strategy verifies at round 1
         plans[find_id("s" + s[0].lower(), 0, s)] = ("refine", 1)
@@ -70,6 +71,8 @@ def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
         asked[pid, kind] += 1
         n = asked[pid, kind]
         plan_kind, plan_n = plans[pid]
+        if plan_kind == "garbage":
+            return "I would rather not use that format."
         if plan_kind == "init-invalid-then-valid" and kind == "init":
             return "I think it is potassium." if len(messages) == 1 else chain(RIGHT)
         verified = plan_kind == kind and plan_n == n
@@ -94,6 +97,10 @@ def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
     e = by_id["e000"]
     assert e["status"] == "failed" and not e["label_hinted"] and e["reason"]
     assert len(e["rounds"]) == 1 + 2 + 1 + 2 + 1  # init, 2 rounds, new init, 2 rounds, label
+    f = by_id["f000"]  # two unusable initial chains (each asked twice), then nothing to refine or hint from
+    assert f["status"] == "failed" and [r["kind"] for r in f["rounds"]] == ["init", "init"]
+    assert "unparseable" in f["reason"] and "I would rather not use that format." in f["reason"]
+    assert asked["f000", "init"] == 2 * CFG.max_asks
     for pid, (kind, n) in plans.items():
         if kind == "refine":
             t = by_id[pid]
@@ -107,15 +114,16 @@ def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
     assert k["chain"][-2]["content"] == f"The answer is {RIGHT}."
 
     report = search_report(trajectories)
-    assert report["problems"] == len(plans) and report["verified"] == len(plans) - 1
+    assert report["problems"] == len(plans) and report["verified"] == len(plans) - 2
+    assert report["unusable_rounds"] == 2
     assert report["label_hinted"] == 1 and report["verified_at"] == {"init": 3, "strategy": 4, "label": 1}
     assert report["strategies"][BACKTRACKING]["verified"] == 1
     assert report["tokens_per_verified"] > 0
 
     # Composition: a000's Response contradicts its ground truth and is dropped, counted.
-    assert composed == {"verified": len(plans) - 1, "composed": len(plans) - 2,
+    assert composed == {"verified": len(plans) - 2, "composed": len(plans) - 3,
                         "dropped": {"response_contradicts": 1}}
-    assert {r["id"] for r in records} == {pid for pid in plans} - {"a000", "e000"}
+    assert {r["id"] for r in records} == {pid for pid in plans} - {"a000", "e000", "f000"}
     for r in records:
         assert set(r) >= {"Question", "Complex_CoT", "Response", "id", "mcq_id", "label_hinted"}
         assert RIGHT in r["Response"] and "## Final Response" not in r["Complex_CoT"]
@@ -177,3 +185,21 @@ def test_scaffold_search_with_the_real_local_model_on_real_problems(base_model, 
     assert composed["verified"] == composed["composed"] + sum(composed["dropped"].values())
     for r in records:
         assert r["Complex_CoT"] and r["Response"] and "## Final Response" not in r["Complex_CoT"]
+
+
+def test_the_sft_suite_passes_own_data_and_catches_headers_and_strangers(tmp_path):
+    from medreason.config import SFTExpectations
+    from medreason.quality.runner import run_suite
+    from medreason.quality.suites import sft_suite
+
+    path = tmp_path / "sft.jsonl"
+    rows = [{"Question": f"Q{n}?", "Complex_CoT": "thinking", "Response": "answer"} for n in range(3)]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    good = read_sft_file(path)
+    summary = run_suite("sft", *sft_suite(good, set(), SFTExpectations(min_rows=3)))
+    assert summary["success"], summary
+    bad = [{**good[0], "Complex_CoT": "x\n## Final Response\ny"}, {**good[1], "source": "search"}, good[2]]
+    summary = run_suite("sft", *sft_suite(bad, {"unrelated"}, SFTExpectations(min_rows=3)))
+    failed = {k for k, r in summary["results"].items() if not r["success"]}
+    assert failed == {"expect_column_values_to_be_in_set(headers_inside)",
+                      "expect_column_values_to_be_in_set(from_search_split)"}

@@ -23,6 +23,7 @@ class Parsed:
     cost: float  # summed over every ask
     asks: int
     tokens: int = 0  # prompt + completion tokens, summed over every ask
+    raw: str | None = None  # the last reply, whole (kept with a failure for inspection)
 
 
 def split_prompt(name: str) -> tuple[str, str, str]:
@@ -48,6 +49,7 @@ def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_ve
     cost = [0.0] * n
     asks = [0] * n
     tokens = [0] * n
+    raw: list[str | None] = [None] * n
     pending = list(range(n))
     for _ in range(max_asks):
         if not pending:
@@ -62,6 +64,7 @@ def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_ve
                 reasons[i] = f"request failed: {c.error}"
                 still.append(i)
                 continue
+            raw[i] = c.text
             value, why = parse(i, c.text)
             if why is None:
                 values[i], reasons[i] = value, "ok"
@@ -71,4 +74,4 @@ def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_ve
                 {"role": "assistant", "content": c.text}, {"role": "user", "content": reask.format(problem=why)}]
             still.append(i)
         pending = still
-    return [Parsed(values[i], reasons[i], cost[i], asks[i], tokens[i]) for i in range(n)]
+    return [Parsed(values[i], reasons[i], cost[i], asks[i], tokens[i], raw[i]) for i in range(n)]

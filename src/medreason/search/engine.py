@@ -127,7 +127,7 @@ class Search:
                                 desc=f"search {kind}", seed=seed)
             for i, p in zip(idx, parsed):
                 self._charge(states[i], p)
-                results[i] = (p.value, None) if p.value is not None else (None, p.reason)
+                results[i] = (p.value, None) if p.value is not None else (None, self._failure(p))
         return results
 
     def _ask_scaffold(self, states, strategy, seed):
@@ -156,14 +156,14 @@ class Search:
         labelled = [i for i, p in enumerate(thoughts) if p.value is not None and states[i].kind == "label"]
         ok += labelled
         conclusions += [Parsed(f"The answer is {states[i].problem['ground_truth']}.", "ok", 0.0, 0) for i in labelled]
-        results: list[tuple[list[Step] | None, str | None]] = [(None, p.reason) for p in thoughts]
+        results: list[tuple[list[Step] | None, str | None]] = [(None, self._failure(p)) for p in thoughts]
         for s, p in zip(states, thoughts):
             self._charge(s, p)
         for i, c in zip(ok, conclusions):
             s = states[i]
             self._charge(s, c)
             if c.value is None:
-                results[i] = (None, c.reason)
+                results[i] = (None, self._failure(c))
                 continue
             title = "Reasoning" if s.kind == "init" else strategy.get(id(s), "Reconsidering")
             steps = [Step(THINK, thoughts[i].value, title), Step(CONCLUSION, c.value), Step(VERIFY, CHECK_TEXT)]
@@ -171,6 +171,11 @@ class Search:
                 steps.insert(0, Step(VERIFY, DOUBT_TEXT.format(conclusion=final_conclusion(s.chain))))
             results[i] = (steps, None)
         return results
+
+    @staticmethod
+    def _failure(parsed) -> str:
+        """Why a request gave nothing usable, with the whole last reply."""
+        return f"{parsed.reason}" + (f"\n--- last reply ---\n{parsed.raw}" if parsed.raw else "")
 
     @staticmethod
     def _charge(s: State, parsed) -> None:
