@@ -325,6 +325,10 @@ def test_the_paper_recipe_validates():
     assert params.curate.llm_filter and params.curate.reformulate == "llm"
     assert [a.method for a in params.curate.answerers] == ["generate"] * 3
     assert params.llm.teacher.backend == "openai" and params.llm.teacher.api_key_env
+    assert (params.search.max_attempts, params.search.max_depth, params.search.label_hint) == (3, 3, False)
+    released = build(Params, apply_recipe(apply_recipe(base, ROOT / "configs" / "paper.yaml"),
+                                          ROOT / "configs" / "released.yaml"))
+    assert (released.search.max_attempts, released.search.max_depth, released.search.label_hint) == (1, 2, True)
 
 
 def test_applying_a_recipe_keeps_comments_and_refuses_invalid_results(tmp_path):
