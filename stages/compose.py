@@ -42,7 +42,8 @@ def main() -> None:
                                             cache_path=str(CACHE / "judge.sqlite"))
             try:
                 records, report = compose(trajectories, teacher, verifier, cfg.max_asks,
-                                          scaffold=cfg.format == "scaffold")
+                                          scaffold=cfg.format == "scaffold",
+                                          exclude_label_hinted=cfg.exclude_label_hinted)
             finally:
                 teacher.close()
             report = {"source": "search", **report, "teacher": teacher.report()}
@@ -53,6 +54,7 @@ def main() -> None:
         REPORT.write_text(json.dumps(report, indent=2) + "\n")
         log_dataset(OUT, name="sft", context="output")
         mlflow.log_metric("composed", report["composed"])
+        mlflow.log_metric("response_replaced", report.get("response_replaced", 0))
         mlflow.log_metrics({f"dropped.{k}": v for k, v in report.get("dropped", {}).items()})
         mlflow.log_artifact(str(REPORT))
     print(f"compose: {report['composed']} SFT records ({report.get('dropped', {})} dropped)")

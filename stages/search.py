@@ -59,8 +59,9 @@ def main() -> None:
                              for s, v in report["strategies"].items())
         mlflow.log_metrics({k: report[k] for k in ("problems", "verified", "label_hinted", "unusable_rounds",
                                                    "tokens", "cost") if report[k] is not None})
-        if report["success_rate"] is not None:
-            mlflow.log_metric("success_rate", report["success_rate"])
+        mlflow.log_metrics({k: report[k] for k in ("success_rate", "label_hinted_share", "tokens_per_verified",
+                                                   "cost_per_verified") if report[k] is not None})
+        mlflow.log_metrics({f"verified_at.{k}": v for k, v in report["verified_at"].items()})
         mlflow.log_metrics({f"strategy.{s}.success_rate": v["success_rate"] for s, v in report["strategies"].items()})
         log_llm_usage(report["teacher"], prefix="teacher")
         mlflow.log_artifact(str(REPORT))

@@ -33,7 +33,7 @@ def repo(tmp_path_factory, base_model, _migrated_mlflow_db):
     repo = tmp_path_factory.mktemp("repo")
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(ROOT / name, repo / name)
-    for name in ("stages", "src", "data/samples", "data/eval"):
+    for name in ("stages", "src", "data/samples", "data/eval", "data/own"):
         shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["model"]["base"] = str(base_model)

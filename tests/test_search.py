@@ -121,13 +121,18 @@ def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
     assert report["tokens_per_verified"] > 0
 
     # Composition: a000's Response contradicts its ground truth and is dropped, counted.
-    assert composed == {"verified": len(plans) - 2, "composed": len(plans) - 3,
-                        "dropped": {"response_contradicts": 1}}
+    assert (composed["verified"], composed["composed"]) == (len(plans) - 2, len(plans) - 3)
+    assert composed["dropped_ids"] == {"response_contradicts": ["a000"]} and composed["response_replaced"] == 0
     assert {r["id"] for r in records} == {pid for pid in plans} - {"a000", "e000", "f000"}
     for r in records:
         assert set(r) >= {"Question", "Complex_CoT", "Response", "id", "mcq_id", "label_hinted"}
         assert RIGHT in r["Response"] and "## Final Response" not in r["Complex_CoT"]
     assert next(r for r in records if r["id"] == "d000")["label_hinted"]
+    with LoopbackServer(script=script) as srv:  # excluding label-hinted data downstream: a params switch
+        teacher = LLMClient(LLMConfig(backend="openai", model="teacher", base_url=srv.base_url, max_retries=1),
+                            tmp_path / "teacher.sqlite")
+        records, composed = compose(trajectories, teacher, load_verifier("lexical"), exclude_label_hinted=True)
+    assert composed["label_hinted_excluded"] == 1 and "d000" not in {r["id"] for r in records}
 
 
 def test_restart_goes_back_to_the_first_chain_and_a_rerun_is_answered_from_the_cache(tmp_path):
@@ -203,3 +208,48 @@ def test_the_sft_suite_passes_own_data_and_catches_headers_and_strangers(tmp_pat
     failed = {k for k, r in summary["results"].items() if not r["success"]}
     assert failed == {"expect_column_values_to_be_in_set(headers_inside)",
                       "expect_column_values_to_be_in_set(from_search_split)"}
+
+
+def run_scripted(cfg: SearchConfig, script, tmp_path, pid: str = "z1") -> dict:
+    with LoopbackServer(script=script) as srv:
+        teacher = LLMClient(LLMConfig(backend="openai", model="teacher", base_url=srv.base_url, max_retries=1),
+                            tmp_path / "t.sqlite")
+        (t,) = Search(cfg, teacher, load_verifier("lexical")).run([problem(pid)])
+    return t
+
+
+def test_an_unusable_regenerated_chain_does_not_refine_the_previous_attempt(tmp_path):
+    inits = Counter()
+
+    def script(messages):
+        text = messages[0]["content"]
+        if "previous reasoning" in text:
+            return chain(WRONG, continuation=True)
+        inits["init"] += 1
+        return chain(WRONG) if inits["init"] == 1 else "no format at all"
+
+    cfg = SearchConfig(max_attempts=2, max_depth=1, new_attempt="regenerate", label_hint=False, format="json",
+                       max_asks=1)
+    t = run_scripted(cfg, script, tmp_path)
+    assert [(r["attempt"], r["kind"]) for r in t["rounds"]] == [(1, "init"), (1, "strategy"), (2, "init")]
+    assert t["status"] == "failed"
+
+
+def test_restart_with_depth_zero_refines_nothing(tmp_path):
+    cfg = SearchConfig(max_attempts=3, max_depth=0, new_attempt="restart", label_hint=False, format="json")
+    t = run_scripted(cfg, lambda messages: chain(WRONG), tmp_path)
+    assert [r["kind"] for r in t["rounds"]] == ["init"] and t["status"] == "failed"
+
+
+def test_a_repeated_round_is_a_new_request_not_a_cache_hit(tmp_path):
+    """An unusable continuation leaves the chain as it was; the next round must still be a new sample."""
+    def script(messages):
+        return "unusable" if "previous reasoning" in messages[0]["content"] else chain(WRONG)
+
+    cfg = SearchConfig(max_attempts=1, max_depth=3, label_hint=False, format="json", max_asks=1, seed=1)
+    with LoopbackServer(script=script) as srv:
+        teacher = LLMClient(LLMConfig(backend="openai", model="teacher", base_url=srv.base_url, max_retries=1),
+                            tmp_path / "t.sqlite")
+        (t,) = Search(cfg, teacher, load_verifier("lexical")).run([problem("z2")])
+        assert teacher.report()["cache_hits"] == 0 and sum(srv.received.values()) == 4
+    assert [r["kind"] for r in t["rounds"]] == ["init", "strategy", "strategy", "strategy"]

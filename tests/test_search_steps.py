@@ -168,3 +168,11 @@ def test_stream_of_search_format():
         "### Conclusion\nInferior MI with right ventricular infarction.\n\n"
         "### Verification\nConsistent with hypotension after nitrates."
     )
+
+
+def test_json_with_prose_around_it_is_read():
+    body = '{"CoT": [{"action": "Inner Thinking", "title": "T", "content": "c"}, ' \
+           '{"action": "Final Conclusion", "content": "X"}, {"action": "Verification", "content": "v"}]}'
+    for text in (f"Here is my reasoning:\n{body}\nHope this helps.", f"Sure!\n```json\n{body}\n```\nDone."):
+        steps, why = parse_steps(text)
+        assert why is None and steps[1].content == "X"

@@ -250,12 +250,13 @@ class SplitConfig:
 @dataclass(frozen=True)
 class SearchConfig:
     source: str = "search"  # search: the teacher searches the search split; file: bring your own SFT data
-    sft_file: str | None = None  # source file: JSON list or JSON lines with Question, Complex_CoT, Response
+    sft_file: str | None = None  # source file: JSON (lines) with Question, Complex_CoT, Response; keep it in data/own/
     max_problems: int = 0  # the first N problems of the search split (by id); 0 = all
     max_attempts: int = 1  # T (the paper: 3; the released code: 1)
     max_depth: int = 2  # N, refinement rounds per attempt (the paper: 3; the released code: 2)
     new_attempt: str = "restart"  # restart: back to the first chain (released code); regenerate: a new one (paper)
     label_hint: bool = True  # the released code's answer-hinted fallback; flagged label_hinted; off in the paper
+    exclude_label_hinted: bool = False  # compose leaves label-hinted trajectories out of the SFT set (counted)
     format: str = "json"  # json (the paper's) | headers | scaffold (one piece at a time, for small models)
     max_asks: int = 2  # asks per request before an unusable reply counts as a failed round
     seed: int = 0  # strategy sampling

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +34,15 @@ def _free_text(_: int, text: str) -> tuple[str | None, str | None]:
 
 
 def compose(trajectories: list[dict[str, Any]], teacher, verifier, max_asks: int = 2,
-            scaffold: bool = False) -> tuple[list[dict], dict]:
-    """SFT records for the verified trajectories, and the counts: in = composed + dropped (by reason). With
-    ``scaffold`` (small models) the Response opens with the verified Final Conclusion, then the model's reply."""
+            scaffold: bool = False, exclude_label_hinted: bool = False) -> tuple[list[dict], dict]:
+    """SFT records for the verified trajectories, and the counts: in = composed + dropped (by reason, with ids).
+
+    With ``scaffold`` (small models, whose replies rarely restate the answer) a Response that does not verify is
+    replaced by the trajectory's verified Final Conclusion (written by the model and already checked), counted as
+    ``response_replaced``: nothing unverified enters the data either way."""
     verified = [t for t in trajectories if t["status"] == "verified"]
+    excluded = [t for t in verified if exclude_label_hinted and t["label_hinted"]]
+    verified = [t for t in verified if not (exclude_label_hinted and t["label_hinted"])]
     cot_t, cot_reask, cot_v = split_prompt("compose_cot")
     resp_t, resp_reask, resp_v = split_prompt("compose_response")
     streams = [stream_of_search([Step(**s) for s in t["chain"]]) for t in verified]
@@ -50,29 +53,37 @@ def compose(trajectories: list[dict[str, Any]], teacher, verifier, max_asks: int
     responses = ask_parsed(teacher, [[{"role": "user", "content": resp_t.format(
         question=verified[i]["question"], thinking=cots[i].value)}] for i in ok], resp_v, _free_text, resp_reask,
         max_asks, desc="compose response")
-    if scaffold:
-        responses = [replace(r, value=f"{_conclusion(verified[i])}\n\n{r.value}") if r.value is not None else r
-                     for i, r in zip(ok, responses)]
     answered = [(i, r) for i, r in zip(ok, responses) if r.value is not None]
     checks = verifier.verify_many([(r.value, verified[i]["ground_truth"], verified[i]["question"])
                                    for i, r in answered])
-    dropped: Counter[str] = Counter()
-    dropped.update("cot_unusable" for c in cots if c.value is None)
-    dropped.update("response_unusable" for r in responses if r.value is None)
-    records = []
+    dropped: dict[str, list[str]] = {}
+    for c, t in zip(cots, verified):
+        if c.value is None:
+            dropped.setdefault("cot_unusable", []).append(t["id"])
+    for i, r in zip(ok, responses):
+        if r.value is None:
+            dropped.setdefault("response_unusable", []).append(verified[i]["id"])
+    records, replaced = [], []
     for (i, r), check in zip(answered, checks):
         t = verified[i]
-        if not check.correct:
-            dropped["response_contradicts"] += 1
+        response = r.value
+        if not check.correct and scaffold:
+            response = _conclusion(t)
+            replaced.append(t["id"])
+        elif not check.correct:
+            dropped.setdefault("response_contradicts", []).append(t["id"])
             continue
         records.append({
-            "Question": t["question"], "Complex_CoT": cots[i].value, "Response": r.value,
+            "Question": t["question"], "Complex_CoT": cots[i].value, "Response": response,
             "id": t["id"], "mcq_id": t["mcq_id"], "source": "search", "label_hinted": t["label_hinted"],
             "attempts": t["attempts"], "depth": t["depth"], "strategies": t["strategies"],
             "tokens": t["tokens"] + cots[i].tokens + r.tokens, "cost": round(t["cost"] + cots[i].cost + r.cost, 6),
         })
-    report = {"verified": len(verified), "composed": len(records), "dropped": dict(sorted(dropped.items()))}
-    assert report["verified"] == report["composed"] + sum(dropped.values())
+    report = {"verified": len(verified) + len(excluded), "label_hinted_excluded": len(excluded),
+              "composed": len(records),
+              "dropped": {k: len(v) for k, v in sorted(dropped.items())}, "dropped_ids": dropped,
+              "response_replaced": len(replaced)}
+    assert report["verified"] == len(excluded) + report["composed"] + sum(report["dropped"].values())
     return records, report
 
 
@@ -85,12 +96,15 @@ def read_sft_file(path: str | Path) -> list[dict[str, Any]]:
     Response); a record missing a field or with an empty one is an error naming it."""
     text = Path(path).read_text(encoding="utf-8")
     rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
-    records = []
+    records, seen = [], {}
     for n, row in enumerate(rows):
         bad = [f for f in SFT_FIELDS if not isinstance(row.get(f), str) or not row[f].strip()]
         if bad:
             raise ValueError(f"{path}: record {n} has no text in {bad}")
         pid = hashlib.sha256(normalise(row["Question"]).encode()).hexdigest()[:16]
+        if pid in seen:
+            raise ValueError(f"{path}: record {n} repeats the question of record {seen[pid]}")
+        seen[pid] = n
         records.append({**{f: row[f].strip() for f in SFT_FIELDS}, "id": pid, "mcq_id": None, "source": "file",
                         "label_hinted": False, "attempts": 0, "depth": 0, "strategies": [], "tokens": 0, "cost": 0.0})
     return records

@@ -16,7 +16,7 @@ from the cache and an interrupted search resumes where it stopped.
 
 Formats: ``json`` (the paper's {"CoT": [...]}) and ``headers`` ("### Inner Thinking: title" ...) ask for a whole
 chain per request and re-ask on invalid output; ``scaffold`` (for small models that follow no format) builds the
-structure in code and asks for one piece at a time: the thinking, then a one-sentence conclusion.
+structure in code and asks for one piece at a time: the thinking, then a one-sentence conclusion (which the verifier judges like any other).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from medreason.config import SearchConfig
-from medreason.llm.structured import Parsed, ask_parsed, split_prompt
+from medreason.llm.structured import ask_parsed, split_prompt
 from medreason.prompts import load_prompt
 from medreason.search.steps import CONCLUSION, THINK, VERIFY, Step, final_conclusion, parse_and_check, \
     stream_of_search, to_headers, to_json
@@ -90,13 +90,15 @@ class Search:
         return random.Random(f"{self.cfg.seed}:{s.problem['id']}:{s.attempt}:{s.depth}").choice(names)
 
     def _ask(self, states: list[State], strategy: dict[int, str]) -> list[tuple[list[Step] | None, str | None]]:
-        """New steps (an initial chain or a continuation) per state, or None and why. Each attempt samples with its
-        own seed, so a regenerated chain is a new sample (and a new cache key), not the first one again."""
+        """New steps (an initial chain or a continuation) per state, or None and why. Each round of each attempt
+        samples with its own seed, so a regenerated chain or a repeated round is a new sample (and a new cache key),
+        not the earlier answer again."""
         ask = self._ask_scaffold if self.cfg.format == "scaffold" else self._ask_structured
         results: list[tuple[list[Step] | None, str | None]] = [(None, "not asked")] * len(states)
-        for attempt in sorted({s.attempt for s in states}):
-            idx = [i for i, s in enumerate(states) if s.attempt == attempt]
-            for i, r in zip(idx, ask([states[i] for i in idx], strategy, seed=self.cfg.seed + attempt)):
+        for attempt, depth in sorted({(s.attempt, s.depth) for s in states}):
+            idx = [i for i, s in enumerate(states) if (s.attempt, s.depth) == (attempt, depth)]
+            seed = self.cfg.seed + 1000 * attempt + depth
+            for i, r in zip(idx, ask([states[i] for i in idx], strategy, seed=seed)):
                 results[i] = r
         return results
 
@@ -146,16 +148,11 @@ class Search:
         thoughts = ask_parsed(self.teacher, [[{"role": "user", "content": p}] for p in prompts], think_v, text,
                               think_reask, self.cfg.max_asks, desc="search think", seed=seed)
         ok = [i for i, p in enumerate(thoughts) if p.value is not None]
-        # A label round's conclusion is the hint itself: a small model rarely restates it, and the scaffold is there
-        # to build what the model cannot. The trajectory is flagged label_hinted and still goes through the verifier.
-        ok = [i for i in ok if states[i].kind != "label"]
-        conclude = [concl_t.format(question=states[i].problem["question"], reasoning=thoughts[i].value, hint="")
-                    for i in ok]
+        conclude = [concl_t.format(question=states[i].problem["question"], reasoning=thoughts[i].value,
+                                   hint=f"The correct answer is {states[i].problem['ground_truth']}."
+                                   if states[i].kind == "label" else "") for i in ok]
         conclusions = ask_parsed(self.teacher, [[{"role": "user", "content": c}] for c in conclude], concl_v, text,
                                  concl_reask, self.cfg.max_asks, desc="search conclude", seed=seed)
-        labelled = [i for i, p in enumerate(thoughts) if p.value is not None and states[i].kind == "label"]
-        ok += labelled
-        conclusions += [Parsed(f"The answer is {states[i].problem['ground_truth']}.", "ok", 0.0, 0) for i in labelled]
         results: list[tuple[list[Step] | None, str | None]] = [(None, self._failure(p)) for p in thoughts]
         for s, p in zip(states, thoughts):
             self._charge(s, p)
@@ -197,6 +194,8 @@ class Search:
                 s.depth += 1
         elif kind == "strategy":
             s.depth += 1  # an unusable continuation is a failed round; the chain stays as it was
+        else:
+            s.depth = self.cfg.max_depth  # no usable initial chain: nothing of this attempt to refine
         if verdict is not None and verdict.correct:
             s.status, s.label_hinted = "verified", kind == "label"
             return
@@ -205,7 +204,8 @@ class Search:
             s.status, s.reason = "failed", error or "the label-hinted conclusion did not verify"
         elif s.chain and s.depth < cfg.max_depth:
             s.kind = "strategy"
-        elif s.attempt + 1 < cfg.max_attempts and (cfg.new_attempt == "regenerate" or s.first_chain):
+        elif s.attempt + 1 < cfg.max_attempts and (cfg.new_attempt == "regenerate"
+                                                   or (s.first_chain and cfg.max_depth > 0)):
             s.attempt, s.depth = s.attempt + 1, 0
             if cfg.new_attempt == "regenerate":
                 s.kind = "init"

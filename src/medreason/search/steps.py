@@ -35,6 +35,7 @@ DEFAULT_TITLE = "Thinking"  # small models forget titles in the header format; a
 _ACTION_BY_KEY = {a.lower(): a for a in ACTIONS}
 # A whole reply wrapped in one code fence (```json, ```markdown or bare ```): parse what is inside.
 _FENCE = re.compile(r"\A```[\w-]*[ \t]*\n(.*?)\n?[ \t]*```\Z", re.S)
+_FENCE_ANYWHERE = re.compile(r"```[\w-]*[ \t]*\n(.*?)\n?[ \t]*```", re.S)
 _HEADER = re.compile(r"^###[ \t]+(.*?)[ \t]*$", re.M)
 
 
@@ -112,6 +113,9 @@ def parse_steps(text: str) -> tuple[list[Step] | None, str | None]:
         return None, "empty reply"
     if text[0] in "{[":
         return _parse_json(text)
+    if not _HEADER.search(text) and "{" in text:  # prose around a JSON object, as chat models often write
+        inner = _FENCE_ANYWHERE.search(text)
+        return _parse_json(inner.group(1).strip() if inner else text[text.find("{"):text.rfind("}") + 1])
     return _parse_headers(text)
 
 
