@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from medreason.config import load_params
+from medreason.data.frames import read_jsonl, write_jsonl
 from medreason.tracking import log_dataset, log_llm_usage, stage_run
 
 TRAJECTORIES = Path("data/search/trajectories.jsonl")
@@ -36,7 +37,7 @@ def main() -> None:
             from medreason.llm.client import LLMClient
             from medreason.verify import verifier_from_params
 
-            trajectories = [json.loads(line) for line in TRAJECTORIES.read_text(encoding="utf-8").splitlines()]
+            trajectories = read_jsonl(TRAJECTORIES)
             teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
             verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
                                             cache_path=str(CACHE / "judge.sqlite"))
@@ -48,9 +49,7 @@ def main() -> None:
                 teacher.close()
             report = {"source": "search", **report, "teacher": teacher.report()}
             log_llm_usage(report["teacher"], prefix="teacher")
-        with open(OUT, "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        write_jsonl(records, OUT)
         REPORT.write_text(json.dumps(report, indent=2) + "\n")
         log_dataset(OUT, name="sft", context="output")
         mlflow.log_metric("composed", report["composed"])

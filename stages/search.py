@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from medreason.config import load_params
-from medreason.data.frames import read_rows
+from medreason.data.frames import read_rows, write_jsonl
 from medreason.tracking import log_dataset, log_llm_usage, stage_run
 
 SPLIT = "data/splits/search.parquet"
@@ -40,17 +40,19 @@ def main() -> None:
         if cfg.max_problems:
             problems = problems[:cfg.max_problems]
         log_dataset(SPLIT, name="split_search", context="input")
-        teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
-        verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
-                                        cache_path=str(CACHE / "judge.sqlite"))
-        try:
-            trajectories = Search(cfg, teacher, verifier).run(problems)
-        finally:
-            teacher.close()
-        with open(OUT, "w", encoding="utf-8") as f:
-            for t in trajectories:
-                f.write(json.dumps(t, ensure_ascii=False) + "\n")
-        report = {**search_report(trajectories), "source": cfg.source, "teacher": teacher.report()}
+        trajectories, usage = [], {}
+        if problems:  # (source: file searches nothing: no model to load)
+            teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
+            verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
+                                            cache_path=str(CACHE / "judge.sqlite"))
+            try:
+                trajectories = Search(cfg, teacher, verifier).run(problems)
+            finally:
+                teacher.close()
+            usage = teacher.report()
+            log_llm_usage(usage, prefix="teacher")
+        write_jsonl(trajectories, OUT)
+        report = {**search_report(trajectories), "source": cfg.source, "teacher": usage}
         REPORT.write_text(json.dumps(report, indent=2) + "\n")
         with open(PLOT, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["strategy", "used", "verified"])
@@ -63,7 +65,6 @@ def main() -> None:
                                                    "cost_per_verified") if report[k] is not None})
         mlflow.log_metrics({f"verified_at.{k}": v for k, v in report["verified_at"].items()})
         mlflow.log_metrics({f"strategy.{s}.success_rate": v["success_rate"] for s, v in report["strategies"].items()})
-        log_llm_usage(report["teacher"], prefix="teacher")
         mlflow.log_artifact(str(REPORT))
         mlflow.log_artifact(str(PLOT))
     print(f"search: {report['problems']} problems, {report['verified']} verified "

@@ -7,7 +7,6 @@ Writes reports/validate_<dataset>.json (a DVC metric) and HTML data docs under r
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ def suite(dataset: str, expect):
     """The frame to validate and its checks."""
     import pyarrow.parquet as pq
 
-    from medreason.data.frames import read_rows
+    from medreason.data.frames import read_jsonl, read_rows
 
     paths = DATASETS[dataset]
     if dataset == "mcq":
@@ -39,7 +38,7 @@ def suite(dataset: str, expect):
     if dataset == "splits":
         splits = {name: read_rows(path) for name, path in zip(SPLITS, paths)}
         return splits_suite(splits, expect.splits, expect.problems.max_answer_words)
-    rows = [json.loads(line) for line in Path(paths[0]).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(paths[0])
     search_ids = {p["id"] for p in read_rows("data/splits/search.parquet")}
     return (trajectories_suite if dataset == "trajectories" else sft_suite)(rows, search_ids, expect.sft)
 

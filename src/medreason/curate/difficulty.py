@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from medreason.config import AnswererConfig, Price
+from medreason.data.schema import options_text
 from medreason.llm.cache import ResponseCache, cache_key
 from medreason.llm.types import Completion
 from medreason.prompts import load_prompt
@@ -28,10 +29,6 @@ PROMPT = "answer_mcq"
 # A bare letter ("B", "(B)", "B."), or the letter after "answer is" / "Answer:" anywhere in a longer reply.
 _BARE = re.compile(r"\s*\(?([A-E])\)?[.:)]?\s*", re.I)
 _STATED = re.compile(r"(?i:answer)(?:\s+is)?\s*[:\-]?\s*\(?([A-E])\b\)?")
-
-
-def options_text(options: dict[str, str]) -> str:
-    return "\n".join(f"{k}. {v}" for k, v in sorted(options.items()))
 
 
 def mcq_messages(question: str, options: dict[str, str]) -> list[dict[str, str]]:

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from medreason.config import CurateConfig
-from medreason.curate.difficulty import options_text
 from medreason.curate.rules import leaked_options, prefilter, rule_rewrite, self_contained
-from medreason.data.schema import normalise, normalised_id
-from medreason.llm.structured import ask_parsed, split_prompt
+from medreason.data.schema import normalise, normalised_id, options_text
+from medreason.llm.structured import ask_parsed, split_prompt, unwrap_fence
 
 PROBLEM_COLUMNS = ["id", "mcq_id", "source", "question", "ground_truth", "method", "verdict", "verdict_reason",
                    "mcq_question", "options", "answer_idx", "answer", "subject"]  # eval keeps the MCQ form
@@ -33,7 +32,6 @@ STEPS = ("length", "difficulty", "rules", "llm_filter", "reformulate", "dedup")
 VERDICTS = ("Pass", "Too Simple", "Ambiguous Answer", "Not Reformulatable")
 _VERDICT = re.compile(r"\s*(?:verdict\s*:\s*)?(pass|too simple|ambiguous answer|not reformulatable)\.?\s*"
                       r"(?:\n\s*reason\s*:\s*(.*\S))?\s*", re.I | re.S)
-_FENCE = re.compile(r"\s*```(?:json)?\s*(.*?)\s*```\s*", re.S)  # a JSON object wrapped in a code fence
 
 
 @dataclass
@@ -56,9 +54,8 @@ def parse_rewrite(text: str, options: dict[str, str], answer_idx: str,
                   max_answer_words: int) -> tuple[tuple[str, str] | None, str | None]:
     """(question, ground_truth) from a reply that is exactly the JSON object the reformulate prompt asks for, whose
     ground truth stands alone (not "B", "All of the above", "Both A and B") and is not a wrong option's text."""
-    fenced = _FENCE.fullmatch(text)
     try:
-        obj = json.loads(fenced.group(1) if fenced else text)
+        obj = json.loads(unwrap_fence(text))
     except ValueError:
         return None, "not a JSON object"
     if not isinstance(obj, dict) or set(obj) != {"question", "ground_truth"}:

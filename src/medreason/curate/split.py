@@ -25,6 +25,7 @@ from typing import Any
 
 from medreason.config import SPLITS, EvalSetConfig, SplitConfig
 from medreason.curate.decontam import find_overlaps, shared_span
+from medreason.data.frames import read_jsonl
 from medreason.data.schema import normalise
 
 OWN_EVAL = "eval_split"
@@ -54,7 +55,7 @@ def read_eval_questions(path: str | Path, field: str = "question") -> list[str]:
         text = path.read_text(encoding="utf-8")
         records = list(csv.DictReader(io.StringIO(text), delimiter="\t" if path.suffix == ".tsv" else ","))
     elif path.suffix == ".jsonl":
-        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = read_jsonl(path)
     else:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict):  # {id: record} (PubMedQA) or {source: [records]} (the authors' eval_data.json)

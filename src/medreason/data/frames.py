@@ -1,6 +1,8 @@
-"""Rows (dicts) <-> Parquet, with ``options`` stored as map<string, string> as in data/mcq/mcq.parquet."""
+"""Rows (dicts) <-> Parquet (``options`` stored as map<string, string> as in data/mcq/mcq.parquet) and JSON lines."""
 
 from __future__ import annotations
+
+import json
 
 from pathlib import Path
 from typing import Any
@@ -30,3 +32,15 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         if isinstance(r.get("options"), list):
             r["options"] = dict(r["options"])
     return rows
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """One object per non-blank line."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_jsonl(rows: list[dict[str, Any]], path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -18,6 +18,11 @@ MCQ_COLUMNS = (
     "open_question", "ground_truth", "complex_cot", "response",
 )
 
+def options_text(options: dict[str, str]) -> str:
+    """Options as the lines "A. text" every prompt shows them in."""
+    return "\n".join(f"{k}. {v}" for k, v in sorted(options.items()))
+
+
 def normalise(text: str) -> str:
     """The form two texts are compared in: Unicode NFKC, white space collapsed (str.split's), case-folded."""
     if not text.isascii():  # ASCII is NFKC-stable; the check is O(1) in CPython, NFKC is not

@@ -8,12 +8,15 @@ unparsed, with the reason; a failed request counts as an ask too (failures are n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from medreason.prompts import load_prompt
 
 REASK_MARKER = "=== re-ask ==="
+# A whole reply wrapped in one code fence (```json, ```markdown or bare ```), as chat models like to write.
+_FENCE = re.compile(r"\A\s*```[\w-]*[ \t]*\n?(.*?)\s*```\s*\Z", re.S)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,12 @@ class Parsed:
     asks: int
     tokens: int = 0  # prompt + completion tokens, summed over every ask
     raw: str | None = None  # the last reply, whole (kept with a failure for inspection)
+
+
+def unwrap_fence(text: str) -> str:
+    """What is inside a reply that is one code fence, else the reply; stripped."""
+    fenced = _FENCE.match(text or "")
+    return (fenced.group(1) if fenced else text or "").strip()
 
 
 def split_prompt(name: str) -> tuple[str, str, str]:

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from medreason.data.frames import read_jsonl
 from medreason.data.schema import normalise
 from medreason.llm.structured import ask_parsed, split_prompt
 from medreason.search.steps import Step, final_conclusion, stream_of_search
@@ -95,7 +96,7 @@ def read_sft_file(path: str | Path) -> list[dict[str, Any]]:
     """Bring-your-own SFT data in the HuatuoGPT-o1 format (JSON list or JSON lines with Question, Complex_CoT,
     Response); a record missing a field or with an empty one is an error naming it."""
     text = Path(path).read_text(encoding="utf-8")
-    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+    rows = json.loads(text) if text.lstrip().startswith("[") else read_jsonl(path)
     records, seen = [], {}
     for n, row in enumerate(rows):
         bad = [f for f in SFT_FIELDS if not isinstance(row.get(f), str) or not row[f].strip()]

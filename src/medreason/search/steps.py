@@ -28,13 +28,13 @@ import json
 import re
 from dataclasses import dataclass
 
+from medreason.llm.structured import unwrap_fence
+
 ACTIONS = ("Inner Thinking", "Final Conclusion", "Verification")
 THINK, CONCLUSION, VERIFY = ACTIONS
 DEFAULT_TITLE = "Thinking"  # small models forget titles in the header format; a title is cosmetic
 
 _ACTION_BY_KEY = {a.lower(): a for a in ACTIONS}
-# A whole reply wrapped in one code fence (```json, ```markdown or bare ```): parse what is inside.
-_FENCE = re.compile(r"\A```[\w-]*[ \t]*\n(.*?)\n?[ \t]*```\Z", re.S)
 _FENCE_ANYWHERE = re.compile(r"```[\w-]*[ \t]*\n(.*?)\n?[ \t]*```", re.S)
 _HEADER = re.compile(r"^###[ \t]+(.*?)[ \t]*$", re.M)
 
@@ -105,10 +105,7 @@ def _parse_headers(text: str) -> tuple[list[Step] | None, str | None]:
 
 def parse_steps(text: str) -> tuple[list[Step] | None, str | None]:
     """(steps, None) or (None, why), from either format (module docstring)."""
-    text = (text or "").strip()
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1).strip()
+    text = unwrap_fence(text)
     if not text:
         return None, "empty reply"
     if text[0] in "{[":
