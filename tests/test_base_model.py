@@ -48,10 +48,11 @@ def test_template_derivation_on_a_stock_chatml_tokenizer(base_model, tmp_path):
              "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
              "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
     tok.chat_template = stock
-    derived = training_template(tok)
+    derived, how = training_template(tok)
     assert derived is not None and has_generation_markers(derived) and renders_like(tok, derived)
+    assert how == "derived: ChatML rendering plus generation markers"
     tok.chat_template = "{{ messages[0]['content'] }}"  # a family we do not know: no silent guess
-    assert training_template(tok) is None
+    assert training_template(tok) == (None, "unknown template family (no generation markers derived)")
 
 
 def test_the_prepared_model_generates(base_model):

@@ -17,7 +17,7 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 STAGES = ["prepare_model", "ingest", "validate_mcq", "audit_verifier", "difficulty", "curate", "validate_problems",
-          "split", "validate_splits", "search", "validate_trajectories", "compose", "validate_sft"]
+          "split", "validate_splits", "search", "validate_trajectories", "compose", "validate_sft", "sft"]
 
 
 def sh(*cmd, cwd, check=True, env=None):
@@ -33,12 +33,15 @@ def repo(tmp_path_factory, base_model, _migrated_mlflow_db):
     repo = tmp_path_factory.mktemp("repo")
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(ROOT / name, repo / name)
-    for name in ("stages", "src", "data/samples", "data/eval", "data/own"):
+    for name in ("stages", "src", "configs", "data/samples", "data/eval", "data/own"):
         shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["model"]["base"] = str(base_model)
     params["search"]["max_problems"] = 6  # the search is the slowest stage on CPU; 6 problems show it works
     params["validate"]["sft"]["min_rows"] = 1
+    # SFT: one example per step, two passes, a checkpoint per step, format compliance on 2 questions.
+    params["sft"].update(epochs=2, global_batch_size=1, per_device_batch_size=1, max_length=256, save_steps=1,
+                         compliance={"max_questions": 2, "max_new_tokens": 24, "batch_size": 2})
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     # The default store location (sqlite:///mlruns/mlflow.db), pre-migrated to save the few seconds it takes.
     (repo / "mlruns").mkdir()
@@ -110,6 +113,64 @@ def test_repro_searches_and_composes_the_sft_set(repo):
     assert composed["composed"] == len(sft) and composed["verified"] == report["verified"]
     assert all(r["Question"] and r["Complex_CoT"] and r["Response"] for r in sft)
     assert json.loads((repo / "reports" / "validate_sft.json").read_text())["success"]
+
+
+def test_repro_fine_tunes_tracks_and_registers_the_sft_model(repo):
+    repo, env, _ = repo
+    report = json.loads((repo / "reports" / "sft.json").read_text())
+    records = len((repo / "data" / "sft" / "train.jsonl").read_text().splitlines())
+    assert report["chat_template"] == "stock (has generation markers)"
+    assert report["data"]["records"] == records == report["data"]["examples"] + sum(report["data"]["dropped"].values())
+    assert report["train"]["global_step"] == report["train"]["max_steps"] == 2 * report["data"]["examples"]
+    assert set(report["format_compliance"]) == {"base", "sft"} and report["eval_questions"] == 2
+    assert (repo / "models" / "sft" / "model.safetensors").is_file()
+    curve = (repo / "reports" / "plots" / "sft_loss.csv").read_text().splitlines()
+    assert curve[0] == "step,epoch,loss,learning_rate,grad_norm,tokens_per_s" and len(curve) == 1 + report["train"]["global_step"]
+    client = mlflow.MlflowClient(f"sqlite:///{repo}/mlruns/mlflow.db")
+    version = client.get_model_version_by_alias("medreason-sft", "newest")
+    run = client.get_run(version.run_id)
+    assert run.info.run_name == "sft" and run.data.metrics["format_compliance.sft"] == report["format_compliance"]["sft"]
+    history = client.get_metric_history(run.info.run_id, "train.loss")
+    assert [m.step for m in history] == list(range(1, report["train"]["global_step"] + 1))
+    assert any(k.startswith("system/") for k in run.data.metrics)  # CPU and memory, sampled by MLflow
+    assert {"sft.json", "sft_loss.csv", "sft_generations.jsonl"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_an_interrupted_sft_stage_resumes_from_its_last_checkpoint(repo):
+    """Kill `dvc repro sft` (the whole process group, SIGKILL) after a checkpoint; the next `dvc repro` resumes."""
+    import signal
+    import time
+
+    repo, env, _ = repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["sft"]["epochs"] = 4  # a new configuration: the old checkpoints are cleared, then it is killed
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    checkpoints = repo / "models" / "checkpoints" / "sft"
+    before = (checkpoints / "fingerprint.json").read_text()
+
+    def complete_checkpoint_of_the_new_run() -> bool:
+        try:
+            return (checkpoints / "fingerprint.json").read_text() != before and any(
+                (p / "trainer_state.json").is_file() for p in checkpoints.glob("checkpoint-*"))
+        except FileNotFoundError:  # being cleared and rewritten
+            return False
+
+    proc = subprocess.Popen(["dvc", "repro", "sft"], cwd=repo, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not complete_checkpoint_of_the_new_run():
+        assert proc.poll() is None and time.monotonic() < deadline, "the stage ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    last = max(int(p.name.split("-")[1]) for p in done)
+    assert last < 4 * json.loads((repo / "reports" / "sft.json").read_text())["data"]["examples"]
+    sh("dvc", "repro", "sft", cwd=repo, env=env)
+    report = json.loads((repo / "reports" / "sft.json").read_text())
+    assert report["train"]["resumed_from"] == f"checkpoint-{last}"
+    assert report["train"]["global_step"] == report["train"]["max_steps"] == 4 * report["data"]["examples"]
+    assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo, env=env).stdout
 
 
 def test_changing_the_difficulty_rule_does_not_rerun_the_models(repo):

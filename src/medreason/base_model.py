@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from medreason.chat_template import has_generation_markers, training_template
+from medreason.chat_template import training_template
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,11 @@ def _write_training_template(out_dir: Path) -> str:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(out_dir)
-    stock = tokenizer.chat_template
-    if has_generation_markers(stock):
-        return "stock (has generation markers)"
-    template = training_template(tokenizer)
-    if template is None:
-        log.warning("no training-compatible chat template known for this model; kept the stock one")
-        return "stock (no generation markers)"
+    template, how = training_template(tokenizer)
+    if template is None or template == tokenizer.chat_template:
+        if template is None:
+            log.warning("no training-compatible chat template known for this model (%s); kept the stock one", how)
+        return how
     # Saving rewrites the tokenizer files; never write through a hard link into the source folder or hub cache.
     for path in out_dir.iterdir():
         if path.is_file() and path.suffix != ".safetensors" and path.stat().st_nlink > 1:
@@ -116,4 +114,4 @@ def _write_training_template(out_dir: Path) -> str:
     (out_dir / "chat_template.json").unlink(missing_ok=True)
     tokenizer.chat_template = template
     tokenizer.save_pretrained(out_dir)
-    return "derived: stock rendering plus generation markers"
+    return how

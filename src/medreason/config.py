@@ -273,6 +273,57 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class ComplianceConfig:
+    """Format compliance: greedy generations on the eval split's questions, before and after training."""
+
+    max_questions: int = 0  # 0 = all
+    max_new_tokens: int = 384
+    batch_size: int = 8
+
+
+BATCHING = ("padded", "padding_free", "packed")
+
+
+@dataclass(frozen=True)
+class SFTParams:
+    """Stage 1 training (TRL SFTTrainer under accelerate). Defaults are the paper's (METHOD.md section 4)."""
+
+    accelerate_config: str = "configs/accelerate/cpu.yaml"  # the stage's `accelerate launch --config_file`
+    learning_rate: float = 5e-6
+    epochs: float = 3.0
+    global_batch_size: int = 128  # per_device_batch_size x processes x gradient accumulation (derived)
+    per_device_batch_size: int = 2
+    max_length: int = 8192  # tokens of the whole chat, template included
+    overlong: str = "truncate_thinking"  # truncate_thinking (the end of Complex_CoT is cut) | drop
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.1
+    lr_scheduler: str = "cosine"
+    bf16: bool = True  # mixed precision (CPU autocast when there is no GPU)
+    gradient_checkpointing: bool = True
+    batching: str = "padded"  # padded | padding_free (sequences concatenated, no pad) | packed (best-fit, max_length)
+    save_steps: int = 50  # a checkpoint every this many optimizer steps (resume)
+    save_total_limit: int = 2
+    logging_steps: int = 1
+    seed: int = 42
+    save_dtype: str = "bfloat16"  # models/sft; float32 keeps a short fine-tune's small updates (bf16 rounds them away)
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+
+    def __post_init__(self) -> None:
+        if self.overlong not in ("truncate_thinking", "drop"):
+            raise ConfigError(f"overlong: {self.overlong!r} is not one of truncate_thinking, drop")
+        if self.save_dtype not in ("bfloat16", "float16", "float32"):
+            raise ConfigError(f"save_dtype: {self.save_dtype!r} is not one of bfloat16, float16, float32")
+        if self.batching not in BATCHING:
+            raise ConfigError(f"batching: {self.batching!r} is not one of {', '.join(BATCHING)}")
+        if self.global_batch_size % self.per_device_batch_size:
+            raise ConfigError("global_batch_size: must be a multiple of per_device_batch_size")
+        if min(self.per_device_batch_size, self.save_steps, self.logging_steps, self.save_total_limit) < 1:
+            raise ConfigError("per_device_batch_size, save_steps, logging_steps, save_total_limit must be >= 1")
+        if self.learning_rate <= 0 or self.epochs <= 0 or self.max_length < 64 or not 0 <= self.warmup_ratio < 1:
+            raise ConfigError("learning_rate, epochs > 0, max_length >= 64 and 0 <= warmup_ratio < 1 are needed")
+
+
+@dataclass(frozen=True)
 class Params:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -282,6 +333,7 @@ class Params:
     curate: CurateConfig = field(default_factory=CurateConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    sft: SFTParams = field(default_factory=SFTParams)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

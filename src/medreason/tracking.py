@@ -28,8 +28,8 @@ def tracking_uri() -> str:
 
 
 @contextmanager
-def stage_run(stage: str, params: Any = None) -> Iterator[Any]:
-    """Start the MLflow run of one stage execution; yields the active run."""
+def stage_run(stage: str, params: Any = None, system_metrics: bool | None = None) -> Iterator[Any]:
+    """Start the MLflow run of one stage execution (with CPU/memory/GPU metrics if asked); yields the active run."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri())
@@ -44,7 +44,7 @@ def stage_run(stage: str, params: Any = None) -> Iterator[Any]:
         "DVC_EXP_NAME": os.environ.get("DVC_EXP_NAME", ""),
         **{f"dvc.dep.{path}": h for path, h in dep_hashes(stage).items()},
     }
-    with mlflow.start_run(run_name=stage, tags=tags) as run:
+    with mlflow.start_run(run_name=stage, tags=tags, log_system_metrics=system_metrics) as run:
         if params is not None:
             mlflow.log_params(flatten(params))
         yield run
@@ -130,3 +130,28 @@ def file_md5(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def log_model(folder: str | Path, registered_name: str, alias: str = "newest") -> str:
+    """Log a Hugging Face model folder to the active run (transformers flavor, text generation), register it as a new
+    version of ``registered_name`` and point ``alias`` at it; returns the version."""
+    import mlflow
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # MLflow 3.17 cannot log a checkpoint folder by path with transformers 5 (its task table changed): load it.
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    info = mlflow.transformers.log_model(
+        transformers_model={"model": model, "tokenizer": tokenizer}, name="model", task="text-generation",
+        registered_model_name=registered_name,
+        pip_requirements=[f"transformers=={_version('transformers')}", f"torch=={_version('torch')}"])
+    version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(registered_name, alias, version)
+    client.set_model_version_tag(registered_name, version, "git_commit", git_commit())
+    return version
+
+
+def _version(dist: str) -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version(dist).split("+")[0]

@@ -1,0 +1,90 @@
+"""Stage sft: data/sft/train.jsonl + models/base -> models/sft (stage 1: TRL SFTTrainer under accelerate).
+
+    accelerate launch --config_file configs/accelerate/cpu.yaml stages/sft.py    # what `dvc repro sft` runs
+
+The accelerate config (params: sft.accelerate_config) decides CPU, one GPU, DDP or DeepSpeed ZeRO-3; the script is
+the same. Checkpoints go to models/checkpoints/sft (a persistent DVC out): an interrupted run resumes there. The main
+process then measures format compliance of models/base and models/sft on the eval split's questions, writes
+reports/sft.json and the loss curve, and logs and registers the model in MLflow (medreason-sft@newest).
+"""
+
+import json
+from contextlib import nullcontext
+from pathlib import Path
+
+from medreason.config import load_params
+from medreason.data.frames import read_jsonl, write_jsonl
+from medreason.tracking import log_dataset, log_model, stage_run
+
+DATA = Path("data/sft/train.jsonl")
+EVAL = Path("data/splits/eval.parquet")
+BASE = Path("models/base")
+OUT = Path("models/sft")
+CHECKPOINTS = Path("models/checkpoints/sft")
+REPORT = Path("reports/sft.json")
+CURVE = Path("reports/plots/sft_loss.csv")
+GENERATIONS = Path("reports/sft_generations.jsonl")
+
+
+def main() -> None:
+    import pandas as pd
+    from accelerate import PartialState
+    from transformers import AutoTokenizer
+
+    from medreason.chat_template import training_template
+    from medreason.llm.backends import model_fingerprint
+    from medreason.train.compliance import format_compliance
+    from medreason.train.sft import CURVE_COLUMNS, train_sft
+    from medreason.train.sft_data import build_examples
+
+    params = load_params()
+    cfg = params.sft
+    state = PartialState()
+    tokenizer = AutoTokenizer.from_pretrained(BASE)
+    template, how = training_template(tokenizer)
+    examples, data_report = build_examples(read_jsonl(DATA), tokenizer, template, cfg.max_length, cfg.overlong)
+    if not examples:
+        raise SystemExit(f"sft: none of the {data_report['records']} records fits sft.max_length {cfg.max_length}: "
+                         f"{data_report['dropped']}")
+    if state.is_main_process:
+        print(f"sft: chat template {how}; {data_report}")
+    run = stage_run("sft", cfg, system_metrics=True) if state.is_main_process else nullcontext()
+    with run:
+        summary = train_sft(examples, BASE, OUT, CHECKPOINTS, cfg, template, base_fingerprint=model_fingerprint(BASE))
+        if not state.is_main_process:
+            return
+        import mlflow
+
+        curve = summary.pop("curve")
+        questions = pd.read_parquet(EVAL, columns=["question"])["question"].tolist()
+        if cfg.compliance.max_questions:
+            questions = questions[:cfg.compliance.max_questions]
+        compliance = {name: format_compliance(folder, questions, cfg.compliance.max_new_tokens,
+                                              cfg.compliance.batch_size)
+                      for name, folder in (("base", BASE), ("sft", OUT))}
+        report = {"chat_template": how, "data": data_report, "train": summary,
+                  "format_compliance": {k: v["compliance"] for k, v in compliance.items()},
+                  "eval_questions": len(questions), "max_new_tokens": cfg.compliance.max_new_tokens}
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        CURVE.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(json.dumps(report, indent=2) + "\n")
+        pd.DataFrame(curve, columns=list(CURVE_COLUMNS)).to_csv(CURVE, index=False)
+        write_jsonl([{"model": name, **ex} for name, c in compliance.items() for ex in c["examples"]], GENERATIONS)
+
+        log_dataset(DATA, name="sft", context="training")
+        mlflow.set_tags({"chat_template": how, "resumed_from": summary["resumed_from"] or ""})
+        mlflow.log_metrics({"format_compliance.base": compliance["base"]["compliance"],
+                            "format_compliance.sft": compliance["sft"]["compliance"],
+                            "train_loss": summary["train_loss"], "train_seconds": summary["seconds"],
+                            "examples": data_report["examples"], "truncated": data_report["truncated"],
+                            **{f"dropped.{k}": v for k, v in data_report["dropped"].items()}})
+        for path in (REPORT, CURVE, GENERATIONS):
+            mlflow.log_artifact(str(path))
+        version = log_model(OUT, "medreason-sft")
+    print(f"sft: {summary['global_step']} steps (resumed from {summary['resumed_from']}), loss {summary['train_loss']:.3f}; "
+          f"format compliance base {report['format_compliance']['base']} -> sft {report['format_compliance']['sft']}; "
+          f"registered medreason-sft v{version} (@newest)")
+
+
+if __name__ == "__main__":
+    main()
