@@ -35,6 +35,7 @@ bench: setup
 	python bench/ingest.py
 	python bench/curate.py
 	python bench/llm_client.py
+	python bench/sft.py
 
 clean:
 	rm -rf $(VENV)

@@ -1,6 +1,6 @@
 """Benchmark: trained tokens per second of the sft stage's training loop against a plain TRL SFTTrainer script.
 
-    python bench/sft.py              # 32 real SFT records, 1 epoch per setting; about 15 min on 2 CPU cores
+    python bench/sft.py              # 24 real SFT records, 1 epoch per setting; about 12 min on 2 CPU cores
     python bench/sft.py --quick      # 12 records; about 5 min
 
 Data: the authors' demo records (../shared/data/medqa_demo_processed.json: Question, Complex_CoT, Response),
@@ -60,7 +60,7 @@ def plain_trl(examples, base: Path, cfg, out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--records", type=int, default=32)
+    parser.add_argument("--records", type=int, default=24)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--base", type=Path, default=ROOT / "models" / "base")
     args = parser.parse_args()

@@ -2,8 +2,8 @@
 
 Every process runs ``train_sft``; only the main process writes reports and talks to MLflow. Checkpoints go to a
 folder that survives an interrupted run (a DVC ``persist`` out): a re-run of the same configuration resumes from the
-newest checkpoint and ends at the same step; a different configuration (params, data or base model: the
-``fingerprint``) starts over.
+newest complete checkpoint and ends at the same step; a different configuration (examples, training params, template,
+process count or base model: the ``fingerprint``) starts over; a finished run removes its checkpoints.
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ def gradient_accumulation(cfg: SFTParams, num_processes: int) -> int:
 
 def trl_config(cfg: SFTParams, output_dir: str | Path, num_processes: int, markers: bool):
     """TRL's SFTConfig for our params. Over-long examples were handled before (sft_data), so TRL truncates nothing."""
+    from accelerate import PartialState
     from trl import SFTConfig
 
     return SFTConfig(
+        use_cpu=PartialState().device.type == "cpu",  # bf16 autocast on a CPU needs it outside `accelerate launch`
         output_dir=str(output_dir),
         num_train_epochs=cfg.epochs,
         per_device_train_batch_size=cfg.per_device_batch_size,

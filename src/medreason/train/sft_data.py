@@ -44,9 +44,6 @@ def build_examples(records: list[dict[str, Any]], tokenizer, template: str | Non
             dropped["too_long"] += 1
             continue
         if n > max_length:
-            if n_tokens(tokenizer, chat(q, "", resp, markers), template) > max_length:
-                dropped["too_long_without_thinking"] += 1
-                continue
             # Cut at token boundaries, on the text's own characters (decoding ids could split a multi-byte one).
             ends = [end for _, end in tokenizer(cot, add_special_tokens=False, return_offsets_mapping=True)
                     ["offset_mapping"]]
