@@ -196,8 +196,9 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_ends_where_an_u
     resumed = train_sft(examples, base_model, tmp_path / "model", ckpt, TINY, template, "data-1")
     assert resumed["resumed_from"] == "checkpoint-2"
     assert resumed["global_step"] == reference["global_step"] == 4
-    assert [row["step"] for row in resumed["curve"]] == [3, 4]
-    for mine, theirs in zip(resumed["curve"], reference["curve"][2:]):
+    # The curve is whole: steps 1-2 from the checkpoint's log history, 3-4 trained again, as in the reference run.
+    assert [row["step"] for row in resumed["curve"]] == [1, 2, 3, 4]
+    for mine, theirs in zip(resumed["curve"], reference["curve"]):
         assert mine["loss"] == pytest.approx(theirs["loss"], rel=1e-4)
     assert list(ckpt.glob("checkpoint-*")) == []  # finished: a re-run trains again instead of resuming at the end
 
