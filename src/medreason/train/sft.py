@@ -156,8 +156,7 @@ def train_sft(examples: list[dict[str, Any]], base_dir: str | Path, out_dir: str
     return {"global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
             "resumed_from": Path(resume).name if resume else None, "train_loss": result.training_loss,
             "seconds": round(seconds, 2), "gradient_accumulation": trainer.args.gradient_accumulation_steps,
-            "num_processes": state.num_processes, "curve": curve_rows(trainer.state.log_history),
-            "session_tokens": trainer.state.num_input_tokens_seen - trainer._initial_num_input_tokens_seen}
+            "num_processes": state.num_processes, "curve": curve_rows(trainer.state.log_history)}
 
 
 def curve_rows(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
