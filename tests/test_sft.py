@@ -9,7 +9,7 @@ import pytest
 
 from medreason.chat_template import has_generation_markers, renders_like, training_template
 from medreason.config import SFTParams
-from medreason.train.format import final_response, follows_format, target_text
+from medreason.format import final_response, follows_format, target_text
 from medreason.train.sft_data import build_examples, n_tokens
 
 from conftest import shared_file

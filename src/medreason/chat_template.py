@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 
+from medreason.format import target_text
+
 log = logging.getLogger(__name__)
 
 # ChatML (SmolLM2, Qwen2): stock rendering, plus generation markers. The default system prompt is filled in.
@@ -31,7 +33,7 @@ _CHATML = (
 
 PROBE_CONVERSATIONS = [
     [{"role": "user", "content": "What causes scurvy?"}],
-    [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "## Thinking\n\nx\n\n## Final Response\n\ny"}],
+    [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": target_text("x", "y")}],
     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
      {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}],
 ]

@@ -164,3 +164,9 @@ class LLMClient:
 
     def close(self) -> None:
         self.cache.close()
+
+    def __enter__(self) -> "LLMClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -18,10 +18,10 @@ from typing import Any
 
 from medreason.data.frames import read_jsonl
 from medreason.data.schema import normalise
+from medreason.format import has_marker
 from medreason.llm.structured import ask_parsed, split_prompt
 from medreason.search.steps import Step, final_conclusion, stream_of_search
 
-HEADERS = ("## Thinking", "## Final Response")
 SFT_FIELDS = ("Question", "Complex_CoT", "Response")
 
 
@@ -29,7 +29,7 @@ def _free_text(_: int, text: str) -> tuple[str | None, str | None]:
     text = text.strip()
     if not text:
         return None, "empty reply"
-    if any(h.lower() in text.lower() for h in HEADERS):
+    if has_marker(text):
         return None, "contains a '## Thinking' or '## Final Response' header"
     return text, None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medreason.train.format import follows_format
+from medreason.format import follows_format
 
 
 def generate(model_dir: str | Path, questions: list[str], max_new_tokens: int, batch_size: int = 8) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from medreason.train.format import target_text
+from medreason.format import target_text
 
 
 def chat(question: str, cot: str, response: str, markers: bool) -> dict[str, Any]:

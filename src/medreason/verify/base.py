@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Sequence
 
+from medreason.format import final_answer
 from medreason.verify import guard
-
-FINAL_MARKER = "## Final Response"
-_LEADING_JUNK = re.compile(r"^[\s:]+")
 
 
 @dataclass(frozen=True)
@@ -22,19 +19,6 @@ class VerifyResult:
 
 
 Item = tuple  # (response, reference, question) or (response, reference)
-
-
-def final_answer(response: str) -> str:
-    """The answer a response commits to: the text after its LAST "## Final Response", else all of it.
-
-    Only this part is judged: a reasoning trace may weigh the reference and then conclude something else.
-    """
-    if response is None:
-        return ""
-    cut = response.rfind(FINAL_MARKER)
-    if cut < 0:
-        return response.strip()
-    return _LEADING_JUNK.sub("", response[cut + len(FINAL_MARKER):]).strip()
 
 
 class Verifier(ABC):
