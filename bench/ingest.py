@@ -449,7 +449,7 @@ def parse_only(paths: list[Path]) -> int:
 
 def full_path(medqa: Path, medmcqa: Path, out: Path) -> dict:
     """What `dvc repro ingest validate_mcq` does with the data, minus MLflow logging and the HTML data docs."""
-    from medreason.config import MCQExpectations, SourceConfig
+    from medreason.config import MCQValidateConfig, SourceConfig
     import pyarrow.parquet as pq
 
     from medreason.data.ingest import ingest, write_outputs
@@ -465,7 +465,7 @@ def full_path(medqa: Path, medmcqa: Path, out: Path) -> dict:
     t2 = time.perf_counter()
     table = pq.read_table(out / "data" / "mcq" / "mcq.parquet")
     t3 = time.perf_counter()
-    frame, checks = mcq_suite(table, MCQExpectations())
+    frame, checks = mcq_suite(table, MCQValidateConfig())
     t4 = time.perf_counter()
     summary = run_suite("mcq", frame, checks, docs_dir=None)
     require(summary)

@@ -71,7 +71,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from medreason.chat_template import training_template
-    from medreason.config import SFTParams
+    from medreason.config import SFTConfig
     from medreason.train.sft import train_sft
     from medreason.train.sft_data import build_examples
 
@@ -80,7 +80,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.base)
     template, _ = training_template(tokenizer)
     examples, report = build_examples(records, tokenizer, template, args.max_length)
-    cfg = SFTParams(learning_rate=1e-4, epochs=1, global_batch_size=4, per_device_batch_size=4,
+    cfg = SFTConfig(learning_rate=1e-4, epochs=1, global_batch_size=4, per_device_batch_size=4,
                     max_length=args.max_length, warmup_ratio=0.0, bf16=False, gradient_checkpointing=False,
                     save_steps=10_000, save_dtype="float32")
     tokens = report["tokens"] * cfg.epochs

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from medreason.config import LLMConfig, Price
+from medreason.config import LLMConfig, PriceConfig
 from medreason.llm.client import LLMClient
 from medreason.llm.loopback import LoopbackServer, request_key
 
@@ -93,7 +93,7 @@ def test_cost_from_usage_and_price_table_and_no_secret_anywhere(tmp_path, monkey
     monkeypatch.setenv("MEDREASON_TEST_KEY", secret)
     with LoopbackServer() as srv:
         cfg = openai_cfg(srv, model="gpt-4o", api_key_env="MEDREASON_TEST_KEY")
-        client = LLMClient(cfg, tmp_path / "c.sqlite", prices={"gpt-4o": Price(input=2.5, output=10.0)})
+        client = LLMClient(cfg, tmp_path / "c.sqlite", prices={"gpt-4o": PriceConfig(input=2.5, output=10.0)})
         (c,) = client.chat_many([[{"role": "user", "content": "one two three four"}]], prompt_version="t@1")
     # The loopback server counts words as tokens: 4 prompt, 6 completion ("echo: one two three four" = 5 + echo:).
     assert (c.prompt_tokens, c.completion_tokens) == (4, 5)
@@ -239,7 +239,7 @@ def test_llm_judge_through_the_client_parses_strictly_and_re_asks(tmp_path):
     ]
     with LoopbackServer(script=judge_script) as srv:
         client = LLMClient(openai_cfg(srv, model="gpt-4o"), tmp_path / "judge.sqlite",
-                           prices={"gpt-4o": Price(input=2.5, output=10.0)})
+                           prices={"gpt-4o": PriceConfig(input=2.5, output=10.0)})
         judge = load_verifier("llm_judge", client=client, max_asks=2)
         results = judge.verify_many(items)
         received = sum(srv.received.values())

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from medreason.config import MCQExpectations, SourceConfig, load_params
+from medreason.config import MCQValidateConfig, SourceConfig, load_params
 from medreason.data.ingest import ingest, read_mcq, to_table, write_outputs
 from medreason.quality.runner import ValidationFailed, require, run_suite
 from medreason.quality.suites import mcq_suite
@@ -31,7 +31,7 @@ def as_table(df):
 
 
 def validate(df, **expect):
-    frame, checks = mcq_suite(as_table(df), MCQExpectations(**expect))
+    frame, checks = mcq_suite(as_table(df), MCQValidateConfig(**expect))
     return run_suite("mcq", frame, checks)
 
 
@@ -123,6 +123,6 @@ def test_validate_stage_fails_readably_on_a_bad_dataset(sample_mcq, tmp_path, ml
 
 
 def test_frame_with_no_rows_fails_row_count():
-    summary = run_suite("mcq", *mcq_suite(to_table([]), MCQExpectations()))
+    summary = run_suite("mcq", *mcq_suite(to_table([]), MCQValidateConfig()))
     assert not summary["success"]
     assert not summary["results"]["expect_table_row_count_to_be_between"]["success"]

@@ -193,7 +193,7 @@ def test_scaffold_search_with_the_real_local_model_on_real_problems(base_model, 
 
 
 def test_the_sft_suite_passes_own_data_and_catches_headers_and_strangers(tmp_path):
-    from medreason.config import SFTExpectations
+    from medreason.config import SFTValidateConfig
     from medreason.quality.runner import run_suite
     from medreason.quality.suites import sft_suite
 
@@ -201,10 +201,10 @@ def test_the_sft_suite_passes_own_data_and_catches_headers_and_strangers(tmp_pat
     rows = [{"Question": f"Q{n}?", "Complex_CoT": "thinking", "Response": "answer"} for n in range(3)]
     path.write_text("\n".join(json.dumps(r) for r in rows))
     good = read_sft_file(path)
-    summary = run_suite("sft", *sft_suite(good, set(), SFTExpectations(min_rows=3)))
+    summary = run_suite("sft", *sft_suite(good, set(), SFTValidateConfig(min_rows=3)))
     assert summary["success"], summary
     bad = [{**good[0], "Complex_CoT": "x\n## Final Response\ny"}, {**good[1], "source": "search"}, good[2]]
-    summary = run_suite("sft", *sft_suite(bad, {"unrelated"}, SFTExpectations(min_rows=3)))
+    summary = run_suite("sft", *sft_suite(bad, {"unrelated"}, SFTValidateConfig(min_rows=3)))
     failed = {k for k, r in summary["results"].items() if not r["success"]}
     assert failed == {"expect_column_values_to_be_in_set(headers_inside)",
                       "expect_column_values_to_be_in_set(from_search_split)"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medreason.chat_template import has_generation_markers, renders_like, training_template
-from medreason.config import SFTParams
+from medreason.config import SFTConfig
 from medreason.format import final_response, follows_format, target_text
 from medreason.train.sft_data import build_examples, n_tokens
 
@@ -19,7 +19,7 @@ LLAMA3 = ("{% set loop_messages = messages %}{% for message in loop_messages %}{
           "+ message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}"
           "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
           "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
-TINY = SFTParams(learning_rate=1e-4, epochs=2, global_batch_size=2, per_device_batch_size=2, max_length=192,
+TINY = SFTConfig(learning_rate=1e-4, epochs=2, global_batch_size=2, per_device_batch_size=2, max_length=192,
                  warmup_ratio=0.0, bf16=False, gradient_checkpointing=False, save_steps=1, save_dtype="float32")
 
 
@@ -230,7 +230,7 @@ def test_checkpoints_of_another_configuration_are_cleared(tmp_path, tiny_example
 def test_gradient_accumulation_keeps_the_global_batch():
     from medreason.train.sft import gradient_accumulation
 
-    paper = SFTParams()
+    paper = SFTConfig()
     assert gradient_accumulation(paper, 8) == 8 and gradient_accumulation(paper, 1) == 64
     with pytest.raises(ValueError, match="not a multiple"):
         gradient_accumulation(paper, 3)

@@ -74,7 +74,7 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
-class MCQExpectations:
+class MCQValidateConfig:
     min_rows: int = 1
     max_rows: int = 250_000
 
@@ -84,27 +84,27 @@ class MCQExpectations:
 
 
 @dataclass(frozen=True)
-class ProblemExpectations:
+class ProblemsValidateConfig:
     min_rows: int = 1
     max_answer_words: int = 12  # a ground truth a verifier can match is short
 
 
 @dataclass(frozen=True)
-class SplitExpectations:
+class SplitsValidateConfig:
     min_rows: dict[str, int] = field(default_factory=dict)  # per split: search, rl, eval
 
 
 @dataclass(frozen=True)
-class SFTExpectations:
+class SFTValidateConfig:
     min_rows: int = 1
 
 
 @dataclass(frozen=True)
 class ValidateConfig:
-    mcq: MCQExpectations = field(default_factory=MCQExpectations)
-    problems: ProblemExpectations = field(default_factory=ProblemExpectations)
-    splits: SplitExpectations = field(default_factory=SplitExpectations)
-    sft: SFTExpectations = field(default_factory=SFTExpectations)
+    mcq: MCQValidateConfig = field(default_factory=MCQValidateConfig)
+    problems: ProblemsValidateConfig = field(default_factory=ProblemsValidateConfig)
+    splits: SplitsValidateConfig = field(default_factory=SplitsValidateConfig)
+    sft: SFTValidateConfig = field(default_factory=SFTValidateConfig)
 
 
 @dataclass(frozen=True)
@@ -140,16 +140,16 @@ class LLMConfig:
 
 
 @dataclass(frozen=True)
-class Price:
+class PriceConfig:
     input: float = 0.0  # per million prompt tokens
     output: float = 0.0  # per million completion tokens
 
 
 @dataclass(frozen=True)
-class LLMSection:
+class LLMRolesConfig:
     teacher: LLMConfig = field(default_factory=LLMConfig)
     judge: LLMConfig = field(default_factory=LLMConfig)
-    prices: dict[str, Price] = field(default_factory=dict)  # by model name
+    prices: dict[str, PriceConfig] = field(default_factory=dict)  # by model name
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ BATCHING = ("padded", "padding_free", "packed")
 
 
 @dataclass(frozen=True)
-class SFTParams:
+class SFTConfig:
     """Stage 1 training (TRL SFTTrainer under accelerate). Defaults are the paper's (METHOD.md section 4)."""
 
     accelerate_config: str = "configs/accelerate/cpu.yaml"  # the stage's `accelerate launch --config_file`
@@ -328,12 +328,12 @@ class Params:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     validate: ValidateConfig = field(default_factory=ValidateConfig)
-    llm: LLMSection = field(default_factory=LLMSection)
+    llm: LLMRolesConfig = field(default_factory=LLMRolesConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     curate: CurateConfig = field(default_factory=CurateConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
-    sft: SFTParams = field(default_factory=SFTParams)
+    sft: SFTConfig = field(default_factory=SFTConfig)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

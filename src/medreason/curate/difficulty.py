@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from medreason.config import AnswererConfig, Price
+from medreason.config import AnswererConfig, PriceConfig
 from medreason.data.schema import options_text
 from medreason.llm.cache import ResponseCache, cache_key
 from medreason.llm.types import Completion
@@ -46,7 +46,7 @@ def parse_letter(text: str, letters: str) -> str | None:
 
 
 def answer_all(answerer: AnswererConfig, items: list[dict[str, Any]], cache_dir: str | Path,
-               prices: dict[str, Price] | None = None) -> tuple[list[str | None], dict[str, Any]]:
+               prices: dict[str, PriceConfig] | None = None) -> tuple[list[str | None], dict[str, Any]]:
     """One predicted letter (or None: the reply named none) per item ({question, options}), and a usage report.
     Raises RuntimeError when a request still fails after its retries."""
     cache_path = Path(cache_dir) / f"{answerer.name}.sqlite"

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from medreason.config import LLMConfig, Price
+from medreason.config import LLMConfig, PriceConfig
 from medreason.llm.backends import LocalBackend, OpenAIBackend, Permanent, Transient
 from medreason.llm.cache import ResponseCache, cache_key
 from medreason.llm.types import Completion
@@ -66,12 +66,12 @@ class RateLimiter:
 
 
 class LLMClient:
-    def __init__(self, cfg: LLMConfig, cache_path: str | Path, prices: dict[str, Price] | None = None,
+    def __init__(self, cfg: LLMConfig, cache_path: str | Path, prices: dict[str, PriceConfig] | None = None,
                  backend=None):
         self.cfg = cfg
         self.backend = backend or make_backend(cfg)
         self.cache = ResponseCache(cache_path)
-        self.price = (prices or {}).get(cfg.model, Price())
+        self.price = (prices or {}).get(cfg.model, PriceConfig())
         self.sampling = {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens,
                          "seed": cfg.seed}
         self.stats: Counter[str] = Counter()

@@ -6,12 +6,12 @@ rule is an ordinary Great Expectations expectation with a count of the rows that
 
 from __future__ import annotations
 
-from medreason.config import SPLITS, MCQExpectations, ProblemExpectations, SFTExpectations, SplitExpectations
+from medreason.config import SPLITS, MCQValidateConfig, ProblemsValidateConfig, SFTValidateConfig, SplitsValidateConfig
 from medreason.data.schema import LETTERS, MAX_OPTIONS, MIN_OPTIONS, SOURCES
 from medreason.quality.runner import Check
 
 
-def mcq_suite(table, expect: MCQExpectations):
+def mcq_suite(table, expect: MCQValidateConfig):
     """The canonical MCQ set, as the Arrow table of data/mcq/mcq.parquet. Row checks are vectorised in Arrow."""
     import numpy as np
     import pyarrow as pa
@@ -93,7 +93,7 @@ def _problem_checks(max_answer_words: int) -> list[Check]:
     ]
 
 
-def problems_suite(rows: list[dict], expect: ProblemExpectations):
+def problems_suite(rows: list[dict], expect: ProblemsValidateConfig):
     """data/problems/problems.parquet, as rows."""
     import pandas as pd
 
@@ -103,7 +103,7 @@ def problems_suite(rows: list[dict], expect: ProblemExpectations):
     return frame, checks
 
 
-def splits_suite(splits: dict[str, list[dict]], expect: SplitExpectations, max_answer_words: int):
+def splits_suite(splits: dict[str, list[dict]], expect: SplitsValidateConfig, max_answer_words: int):
     """data/splits/*.parquet together: each problem's checks, plus no problem or MCQ in two splits and each split
     at least its minimum size."""
     import pandas as pd
@@ -122,7 +122,7 @@ def splits_suite(splits: dict[str, list[dict]], expect: SplitExpectations, max_a
     return frame, checks
 
 
-def trajectories_suite(rows: list[dict], search_ids: set[str], expect: SFTExpectations):
+def trajectories_suite(rows: list[dict], search_ids: set[str], expect: SFTValidateConfig):
     """data/search/trajectories.jsonl: one record per searched problem, consistent with its rounds."""
     import pandas as pd
 
@@ -150,7 +150,7 @@ def trajectories_suite(rows: list[dict], search_ids: set[str], expect: SFTExpect
     ]
 
 
-def sft_suite(rows: list[dict], search_ids: set[str], expect: SFTExpectations):
+def sft_suite(rows: list[dict], search_ids: set[str], expect: SFTValidateConfig):
     """data/sft/train.jsonl: the three fields non-empty, no training headers inside them, ids unique, every
     searched record from the search split."""
     import pandas as pd

@@ -17,7 +17,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from medreason.config import SFTParams
+from medreason.config import SFTConfig
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ FINGERPRINT_FILE = "fingerprint.json"
 CURVE_COLUMNS = ("step", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s")
 
 
-def gradient_accumulation(cfg: SFTParams, num_processes: int) -> int:
+def gradient_accumulation(cfg: SFTConfig, num_processes: int) -> int:
     per_step = cfg.per_device_batch_size * num_processes
     if cfg.global_batch_size % per_step:
         raise ValueError(f"sft.global_batch_size {cfg.global_batch_size} is not a multiple of per_device_batch_size "
@@ -33,7 +33,7 @@ def gradient_accumulation(cfg: SFTParams, num_processes: int) -> int:
     return cfg.global_batch_size // per_step
 
 
-def trl_config(cfg: SFTParams, output_dir: str | Path, num_processes: int, markers: bool):
+def trl_config(cfg: SFTConfig, output_dir: str | Path, num_processes: int, markers: bool):
     """TRL's SFTConfig for our params. Over-long examples were handled before (sft_data), so TRL truncates nothing."""
     from accelerate import PartialState
     from trl import SFTConfig
@@ -71,7 +71,7 @@ def trl_config(cfg: SFTParams, output_dir: str | Path, num_processes: int, marke
 NOT_TRAINING = ("accelerate_config", "save_steps", "save_total_limit", "logging_steps", "save_dtype", "compliance")
 
 
-def fingerprint(examples: list[dict[str, Any]], cfg: SFTParams, template: str | None, num_processes: int,
+def fingerprint(examples: list[dict[str, Any]], cfg: SFTConfig, template: str | None, num_processes: int,
                 base_fingerprint: str) -> str:
     import dataclasses
     import hashlib
@@ -109,7 +109,7 @@ def prepare_checkpoints(checkpoint_dir: Path, print_: str) -> str | None:
 
 
 def train_sft(examples: list[dict[str, Any]], base_dir: str | Path, out_dir: str | Path,
-              checkpoint_dir: str | Path, cfg: SFTParams, template: str | None, base_fingerprint: str = "",
+              checkpoint_dir: str | Path, cfg: SFTConfig, template: str | None, base_fingerprint: str = "",
               callbacks: tuple = ()) -> dict[str, Any]:
     """Train on ``examples`` (sft_data.build_examples) from ``base_dir``; save the model to ``out_dir``.
 
