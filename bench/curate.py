@@ -65,7 +65,7 @@ def main() -> None:
         fb.write_source(tmp / "medmcqa.json", n_medmcqa, "medmcqa", gen)
         result = ingest([SourceConfig("medqa", str(tmp / "medqa.jsonl")),
                          SourceConfig("medmcqa", str(tmp / "medmcqa.json"), cop_base=1)])
-        write_outputs(result, tmp / "mcq", tmp / "ingest.json")
+        write_outputs(result, tmp / "mcq")
         del result
         rows = read_rows(tmp / "mcq" / "mcq.parquet")
         n_eval = max(10, round(EVAL_QUESTIONS * args.scale))

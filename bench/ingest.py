@@ -461,7 +461,7 @@ def full_path(medqa: Path, medmcqa: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     result = ingest(sources)
     t1 = time.perf_counter()
-    write_outputs(result, out / "data" / "mcq", out / "reports" / "ingest.json")
+    write_outputs(result, out / "data" / "mcq")
     t2 = time.perf_counter()
     table = pq.read_table(out / "data" / "mcq" / "mcq.parquet")
     t3 = time.perf_counter()

@@ -7,12 +7,11 @@ to the ground truth is dropped and counted (reports/compose.json). With search.s
 (HuatuoGPT-o1 format) is read instead, and validated the same way downstream.
 """
 
-import json
 from pathlib import Path
 
 from medreason.config import load_params
 from medreason.data.frames import read_jsonl, write_jsonl
-from medreason.tracking import log_dataset, log_llm_usage, stage_run
+from medreason.tracking import log_dataset, publish, stage_run
 
 TRAJECTORIES = Path("data/search/trajectories.jsonl")
 OUT = Path("data/sft/train.jsonl")
@@ -26,8 +25,6 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with stage_run("compose", cfg):
-        import mlflow
-
         from medreason.search.compose import compose, read_sft_file
 
         if cfg.source == "file":
@@ -37,25 +34,17 @@ def main() -> None:
             from medreason.llm.client import LLMClient
             from medreason.verify import verifier_from_params
 
-            trajectories = read_jsonl(TRAJECTORIES)
-            teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
             verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
                                             cache_path=str(CACHE / "judge.sqlite"))
-            try:
-                records, report = compose(trajectories, teacher, verifier, cfg.max_asks,
+            teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
+            with teacher:
+                records, report = compose(read_jsonl(TRAJECTORIES), teacher, verifier, cfg.max_asks,
                                           scaffold=cfg.format == "scaffold",
                                           exclude_label_hinted=cfg.exclude_label_hinted)
-            finally:
-                teacher.close()
             report = {"source": "search", **report, "teacher": teacher.report()}
-            log_llm_usage(report["teacher"], prefix="teacher")
         write_jsonl(records, OUT)
-        REPORT.write_text(json.dumps(report, indent=2) + "\n")
+        publish(report, REPORT)
         log_dataset(OUT, name="sft", context="output")
-        mlflow.log_metric("composed", report["composed"])
-        mlflow.log_metric("response_replaced", report.get("response_replaced", 0))
-        mlflow.log_metrics({f"dropped.{k}": v for k, v in report.get("dropped", {}).items()})
-        mlflow.log_artifact(str(REPORT))
     print(f"compose: {report['composed']} SFT records ({report.get('dropped', {})} dropped)")
 
 

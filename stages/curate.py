@@ -7,13 +7,13 @@ outcome, where it left and why) and reports/curate.json (the funnel). With llm_f
 teacher (params llm.teacher) answers through the client; its cache (data/cache/curate/) survives re-runs.
 """
 
-import json
+from contextlib import nullcontext
 from pathlib import Path
 
 from medreason.config import load_params
 from medreason.curate.problems import PROBLEM_COLUMNS, curate
 from medreason.data.frames import read_rows, write_rows
-from medreason.tracking import log_dataset, log_llm_usage, stage_run
+from medreason.tracking import log_dataset, publish, stage_run
 
 MCQ = "data/mcq/mcq.parquet"
 DIFFICULTY = "data/curate/difficulty.parquet"
@@ -27,8 +27,6 @@ def main() -> None:
     cfg = params.curate
     CACHE.parent.mkdir(parents=True, exist_ok=True)  # a DVC out even when no LLM step runs
     with stage_run("curate", cfg):
-        import mlflow
-
         rows = read_rows(MCQ)
         by_id = {p["id"]: p for p in read_rows(DIFFICULTY)}
         columns = {f"pred_{a.name}" for a in cfg.answerers}
@@ -42,23 +40,13 @@ def main() -> None:
             from medreason.llm.client import LLMClient
 
             teacher = LLMClient(params.llm.teacher, cache_path=CACHE, prices=params.llm.prices)
-        try:
+        with teacher or nullcontext():
             result = curate(rows, predictions, cfg, teacher)
-        finally:
-            if teacher is not None:
-                teacher.close()
         write_rows(result.problems, OUT_DIR / "problems.parquet", columns=PROBLEM_COLUMNS)
         write_rows(result.ledger, OUT_DIR / "ledger.parquet")
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        REPORT.write_text(json.dumps(result.report, indent=2) + "\n")
+        publish(result.report, REPORT)
         log_dataset(MCQ, name="mcq", context="input")
         log_dataset(OUT_DIR / "problems.parquet", name="problems", context="output")
-        mlflow.log_metrics({"in": result.report["in"], "kept": result.report["kept"]})
-        mlflow.log_metrics({f"funnel.{s['step']}.out": s["out"] for s in result.report["funnel"]})
-        mlflow.log_metrics({f"dropped.{k}": v for k, v in result.report["by_reason"].items()})
-        if result.report["llm"]:
-            log_llm_usage(result.report["llm"], prefix="teacher")
-        mlflow.log_artifact(str(REPORT))
     r = result.report
     print(f"curate: {r['in']} MCQs -> {r['kept']} problems; dropped {r['dropped']}: {r['by_reason']}")
 

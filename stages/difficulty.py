@@ -7,17 +7,14 @@ the filter); a re-run asks only what is missing.
     python stages/difficulty.py               # what `dvc repro difficulty` runs
 """
 
-import json
-from pathlib import Path
-
 from medreason.config import load_params
 from medreason.curate.difficulty import answer_all
 from medreason.data.frames import read_rows, write_rows
-from medreason.tracking import log_dataset, log_llm_usage, stage_run
+from medreason.tracking import log_dataset, publish, stage_run
 
 MCQ = "data/mcq/mcq.parquet"
 OUT = "data/curate/difficulty.parquet"
-REPORT = Path("reports/difficulty.json")
+REPORT = "reports/difficulty.json"
 CACHE_DIR = "data/cache/difficulty"
 
 
@@ -25,8 +22,6 @@ def main() -> None:
     params = load_params()
     answerers = params.curate.answerers
     with stage_run("difficulty", {"answerers": answerers}):
-        import mlflow
-
         rows = read_rows(MCQ)
         log_dataset(MCQ, name="mcq", context="input")
         out = [{"id": r["id"]} for r in rows]
@@ -38,13 +33,9 @@ def main() -> None:
                 o[f"pred_{answerer.name}"] = letter
             report["answerers"][answerer.name] = {
                 "accuracy": round(correct / max(1, len(rows)), 4), "no_answer": letters.count(None), **usage}
-            mlflow.log_metric(f"{answerer.name}.accuracy", report["answerers"][answerer.name]["accuracy"])
-            log_llm_usage(usage, prefix=f"{answerer.name}.usage")
             print(f"difficulty: {answerer.name} answered {correct}/{len(rows)} correctly")
         write_rows(out, OUT, columns=["id", *(f"pred_{a.name}" for a in answerers)])
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        REPORT.write_text(json.dumps(report, indent=2) + "\n")
-        mlflow.log_artifact(str(REPORT))
+        publish(report, REPORT)
 
 
 if __name__ == "__main__":

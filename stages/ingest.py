@@ -6,7 +6,7 @@ reports/ingest.json (read = kept + rejected + duplicates).
 
 from medreason.config import load_params
 from medreason.data.ingest import ingest, write_outputs
-from medreason.tracking import log_dataset, stage_run
+from medreason.tracking import log_dataset, publish, stage_run
 
 OUT_DIR = "data/mcq"
 REPORT = "reports/ingest.json"
@@ -15,18 +15,13 @@ REPORT = "reports/ingest.json"
 def main() -> None:
     params = load_params().ingest
     with stage_run("ingest", params):
-        import mlflow
-
         result = ingest(params.sources)
-        write_outputs(result, OUT_DIR, REPORT)
+        write_outputs(result, OUT_DIR)
+        publish(result.report, REPORT)
         for src in params.sources:
             if src.format != "hf":
                 log_dataset(src.path, name=src.path, context="source")
         log_dataset(f"{OUT_DIR}/mcq.parquet", name="mcq", context="output")
-        report = result.report
-        mlflow.log_metrics({k: report[k] for k in ("read", "kept", "rejected", "duplicates")})
-        mlflow.log_metrics({f"rejected.{k}": v for k, v in report["by_reason"].items()})
-        mlflow.log_artifact(REPORT)
     r = result.report
     print(f"ingest: read {r['read']} = kept {r['kept']} + rejected {r['rejected']} + duplicates {r['duplicates']}")
 

@@ -5,19 +5,17 @@
 
 from medreason.base_model import prepare_base_model
 from medreason.config import load_params
-from medreason.tracking import stage_run
+from medreason.tracking import publish, stage_run
 
 OUT = "models/base"
+REPORT = "reports/prepare_model.json"
 
 
 def main() -> None:
     params = load_params().model
     with stage_run("prepare_model", params):
-        import mlflow
-
         info = prepare_base_model(params.base, OUT, dtype=params.dtype, revision=params.revision)
-        mlflow.set_tags({"model.how": info["how"], "model.training_template": info["training_template"]})
-        mlflow.log_metric("model_bytes", info["bytes"])
+        publish(info, REPORT)
     print(f"models/base: {info['how']}; chat template: {info['training_template']}")
 
 

@@ -8,13 +8,11 @@ judge's answers are cached in data/cache/search/ (a persistent out): an interrup
 what it has not asked. With search.source: file the stage searches nothing (compose reads the file).
 """
 
-import csv
-import json
 from pathlib import Path
 
 from medreason.config import load_params
 from medreason.data.frames import read_rows, write_jsonl
-from medreason.tracking import log_dataset, log_llm_usage, stage_run
+from medreason.tracking import log_dataset, publish, publish_csv, stage_run
 
 SPLIT = "data/splits/search.parquet"
 OUT = Path("data/search/trajectories.jsonl")
@@ -28,10 +26,7 @@ def main() -> None:
     cfg = params.search
     CACHE.mkdir(parents=True, exist_ok=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
     with stage_run("search", cfg):
-        import mlflow
-
         from medreason.llm.client import LLMClient
         from medreason.search.engine import Search, search_report
         from medreason.verify import verifier_from_params
@@ -42,31 +37,17 @@ def main() -> None:
         log_dataset(SPLIT, name="split_search", context="input")
         trajectories, usage = [], {}
         if problems:  # (source: file searches nothing: no model to load)
-            teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
             verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
                                             cache_path=str(CACHE / "judge.sqlite"))
-            try:
+            teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
+            with teacher:
                 trajectories = Search(cfg, teacher, verifier).run(problems)
-            finally:
-                teacher.close()
             usage = teacher.report()
-            log_llm_usage(usage, prefix="teacher")
         write_jsonl(trajectories, OUT)
         report = {**search_report(trajectories), "source": cfg.source, "teacher": usage}
-        REPORT.write_text(json.dumps(report, indent=2) + "\n")
-        with open(PLOT, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["strategy", "used", "verified"])
-            writer.writeheader()
-            writer.writerows({"strategy": s, "used": v["used"], "verified": v["verified"]}
-                             for s, v in report["strategies"].items())
-        mlflow.log_metrics({k: report[k] for k in ("problems", "verified", "label_hinted", "unusable_rounds",
-                                                   "tokens", "cost") if report[k] is not None})
-        mlflow.log_metrics({k: report[k] for k in ("success_rate", "label_hinted_share", "tokens_per_verified",
-                                                   "cost_per_verified") if report[k] is not None})
-        mlflow.log_metrics({f"verified_at.{k}": v for k, v in report["verified_at"].items()})
-        mlflow.log_metrics({f"strategy.{s}.success_rate": v["success_rate"] for s, v in report["strategies"].items()})
-        mlflow.log_artifact(str(REPORT))
-        mlflow.log_artifact(str(PLOT))
+        publish(report, REPORT)
+        publish_csv(({"strategy": s, **v} for s, v in report["strategies"].items()), PLOT,
+                    ["strategy", "used", "verified", "success_rate"])
     print(f"search: {report['problems']} problems, {report['verified']} verified "
           f"({report['label_hinted']} label-hinted), success rate {report['success_rate']}")
 

@@ -8,13 +8,12 @@ process then measures format compliance of models/base and models/sft on the eva
 reports/sft.json and the loss curve, and logs and registers the model in MLflow (medreason-sft@newest).
 """
 
-import json
 from contextlib import nullcontext
 from pathlib import Path
 
 from medreason.config import load_params
-from medreason.data.frames import read_jsonl, write_jsonl
-from medreason.tracking import log_dataset, log_model, stage_run
+from medreason.data.frames import read_jsonl, read_rows, write_jsonl
+from medreason.tracking import CurveLogger, log_dataset, log_model, publish, stage_run
 
 DATA = Path("data/sft/train.jsonl")
 EVAL = Path("data/splits/eval.parquet")
@@ -27,14 +26,13 @@ GENERATIONS = Path("reports/sft_generations.jsonl")
 
 
 def main() -> None:
-    import pandas as pd
     from accelerate import PartialState
     from transformers import AutoTokenizer
 
     from medreason.chat_template import training_template
-    from medreason.llm.backends import model_fingerprint
+    from medreason.llm.local import model_fingerprint
     from medreason.train.compliance import format_compliance
-    from medreason.train.sft import CURVE_COLUMNS, train_sft
+    from medreason.train.sft import CURVE_NAMES, train_sft
     from medreason.train.sft_data import build_examples
 
     params = load_params()
@@ -50,36 +48,27 @@ def main() -> None:
         print(f"sft: chat template {how}; {data_report}")
     run = stage_run("sft", cfg, system_metrics=True) if state.is_main_process else nullcontext()
     with run:
-        summary = train_sft(examples, BASE, OUT, CHECKPOINTS, cfg, template, base_fingerprint=model_fingerprint(BASE))
+        curve = CurveLogger(CURVE_NAMES)  # train.<name> metrics at each step, as training goes
+        summary = train_sft(examples, BASE, OUT, CHECKPOINTS, cfg, template, base_fingerprint=model_fingerprint(BASE),
+                            curve=curve)
         if not state.is_main_process:
             return
         import mlflow
 
-        curve = summary.pop("curve")
-        questions = pd.read_parquet(EVAL, columns=["question"])["question"].tolist()
-        if cfg.compliance.max_questions:
-            questions = questions[:cfg.compliance.max_questions]
+        del summary["curve"]  # the plot's, not the report's
+        questions = [r["question"] for r in read_rows(EVAL)][:cfg.compliance.max_questions or None]
         compliance = {name: format_compliance(folder, questions, cfg.compliance.max_new_tokens,
                                               cfg.compliance.batch_size)
                       for name, folder in (("base", BASE), ("sft", OUT))}
         report = {"chat_template": how, "data": data_report, "train": summary,
                   "format_compliance": {k: v["compliance"] for k, v in compliance.items()},
                   "eval_questions": len(questions), "max_new_tokens": cfg.compliance.max_new_tokens}
-        REPORT.parent.mkdir(parents=True, exist_ok=True)
-        CURVE.parent.mkdir(parents=True, exist_ok=True)
-        REPORT.write_text(json.dumps(report, indent=2) + "\n")
-        pd.DataFrame(curve, columns=list(CURVE_COLUMNS)).to_csv(CURVE, index=False)
+        publish(report, REPORT)
+        curve.write(CURVE)
         write_jsonl([{"model": name, **ex} for name, c in compliance.items() for ex in c["examples"]], GENERATIONS)
-
+        mlflow.log_artifact(str(GENERATIONS))
         log_dataset(DATA, name="sft", context="training")
         mlflow.set_tags({"chat_template": how, "resumed_from": summary["resumed_from"] or ""})
-        mlflow.log_metrics({"format_compliance.base": compliance["base"]["compliance"],
-                            "format_compliance.sft": compliance["sft"]["compliance"],
-                            "train_loss": summary["train_loss"], "train_seconds": summary["seconds"],
-                            "examples": data_report["examples"], "truncated": data_report["truncated"],
-                            **{f"dropped.{k}": v for k, v in data_report["dropped"].items()}})
-        for path in (REPORT, CURVE, GENERATIONS):
-            mlflow.log_artifact(str(path))
         version = log_model(OUT, "medreason-sft")
     print(f"sft: {summary['global_step']} steps (resumed from {summary['resumed_from']}), loss {summary['train_loss']:.3f}; "
           f"format compliance base {report['format_compliance']['base']} -> sft {report['format_compliance']['sft']}; "

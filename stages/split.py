@@ -4,19 +4,19 @@
 
 Writes data/splits/{search,rl,eval}.parquet (eval keeps the MCQ form), data/splits/assignments.parquet (every
 problem: its split, kept / contaminated / over_cap and why), reports/split.json and reports/plots/funnel.csv
-(`dvc plots show`). The evaluation files (split.eval_sets) are read when present; data/eval/ is a dependency, so
+(`dvc plots show`). The benchmark files (params benchmarks) are read when present; data/eval/ is a dependency, so
 adding or changing a file there re-runs the stage, and the report lists the md5 of each file read.
 """
 
-import csv
 import json
 from pathlib import Path
 
 from medreason.config import SPLITS, load_params
 from medreason.curate.problems import PROBLEM_COLUMNS
-from medreason.curate.split import ASSIGNMENT_COLUMNS, funnel_rows, load_eval_sets, split_problems
+from medreason.curate.split import ASSIGNMENT_COLUMNS, funnel_rows, split_problems
+from medreason.data.benchmarks import benchmark_questions
 from medreason.data.frames import read_rows, write_rows
-from medreason.tracking import log_dataset, stage_run
+from medreason.tracking import log_dataset, publish, publish_csv, stage_run
 
 PROBLEMS = "data/problems/problems.parquet"
 CURATE_REPORT = Path("reports/curate.json")
@@ -26,33 +26,25 @@ FUNNEL = Path("reports/plots/funnel.csv")
 
 
 def main() -> None:
-    cfg = load_params().split
+    params = load_params()
+    cfg = params.split
     with stage_run("split", cfg):
         import mlflow
 
         problems = read_rows(PROBLEMS)
-        eval_sets, eval_info = load_eval_sets(cfg.eval_sets)
+        eval_sets, eval_info = benchmark_questions(params.benchmarks)
         result = split_problems(problems, cfg, eval_sets)
         for name in SPLITS:
             write_rows(result.splits[name], OUT_DIR / f"{name}.parquet", columns=PROBLEM_COLUMNS)
         write_rows(result.assignments, OUT_DIR / "assignments.parquet", columns=ASSIGNMENT_COLUMNS)
-        report = {**result.report, "eval_sets": eval_info}
-        REPORT.write_text(json.dumps(report, indent=2) + "\n")
+        report = {**result.report, "benchmarks": eval_info}
         funnel = funnel_rows(json.loads(CURATE_REPORT.read_text()), result.report)
-        FUNNEL.parent.mkdir(parents=True, exist_ok=True)
-        with open(FUNNEL, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["step", "count"])
-            writer.writeheader()
-            writer.writerows(funnel)
-
+        report["funnel"] = {row["step"][3:].replace(" ", "_"): row["count"] for row in funnel}  # "01 after dedup"
+        publish(report, REPORT)
+        publish_csv(funnel, FUNNEL, ["step", "count"])
         log_dataset(PROBLEMS, name="problems", context="input")
         for name in SPLITS:
             log_dataset(OUT_DIR / f"{name}.parquet", name=f"split_{name}", context="output")
-        mlflow.log_metrics({f"kept.{s}": n for s, n in result.report["kept"].items()})
-        mlflow.log_metrics({f"contaminated.{s}": n for s, n in result.report["contaminated"].items()})
-        mlflow.log_metrics({f"funnel.{row['step'][3:].replace(' ', '_')}": row["count"] for row in funnel})
-        mlflow.log_artifact(str(REPORT))
-        mlflow.log_artifact(str(FUNNEL))
         mlflow.log_figure(funnel_figure(funnel), "funnel.png")
     kept = result.report["kept"]
     print(f"split: {len(problems)} problems -> search {kept['search']}, rl {kept['rl']}, eval {kept['eval']}; "

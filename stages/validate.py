@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from medreason.config import SPLITS, load_params
-from medreason.quality.runner import ValidationFailed, require, run_suite, write_summary
+from medreason.quality.runner import ValidationFailed, require, run_suite
 from medreason.quality.suites import mcq_suite, problems_suite, sft_suite, splits_suite, trajectories_suite
-from medreason.tracking import log_dataset, stage_run
+from medreason.tracking import log_dataset, publish, stage_run
 
 DATASETS = {
     "mcq": ["data/mcq/mcq.parquet"],
@@ -50,15 +50,11 @@ def main() -> None:
     expect = load_params().validate
     try:
         with stage_run(f"validate_{dataset}", expect):  # a violation marks the MLflow run FAILED
-            import mlflow
-
             frame, checks = suite(dataset, expect)
             for path in DATASETS[dataset]:
                 log_dataset(path, name=Path(path).stem, context="validated")
             summary = run_suite(dataset, frame, checks, docs_dir=f"reports/gx/{dataset}")
-            write_summary(summary, f"reports/validate_{dataset}.json")
-            mlflow.log_metrics({"rows": summary["rows"], "expectations": summary["evaluated"],
-                                "failed_expectations": summary["failed"]})
+            publish(summary, f"reports/validate_{dataset}.json")
             require(summary)
     except ValidationFailed as e:
         sys.exit(str(e))

@@ -4,7 +4,10 @@ import json
 import subprocess
 import sys
 
+import mlflow
 import yaml
+
+from medreason.verify.audit import main
 
 from conftest import ROOT, shared_file
 
@@ -23,3 +26,12 @@ def test_audit_stage_reports_each_verifier_on_the_shared_set(tmp_path, mlflow_st
     assert default["balanced_accuracy"] >= 0.93 > substring["balanced_accuracy"]
     assert set(report["verifiers"]["default"]["by_kind"]) == {
         "option_correct", "option_wrong", "response_agrees", "response_contradicts", "response_other_case"}
+    # The CLI's report has the same shape; the run's metrics are the report's numbers.
+    cli_out = tmp_path / "cli.json"
+    assert main(["--verifier", "substring", "--set", str(audit_set), "--out", str(cli_out)]) == 0
+    cli = json.loads(cli_out.read_text())
+    assert cli.keys() == report.keys() and cli["verifiers"]["substring"]["overall"] == substring
+    (run,) = mlflow.MlflowClient(mlflow_store).search_runs(
+        [mlflow.get_experiment_by_name("medreason").experiment_id])
+    assert run.data.metrics["verifiers.default.overall.balanced_accuracy"] == default["balanced_accuracy"]
+    assert "balanced" in proc.stdout  # the summary line of each verifier

@@ -1,4 +1,9 @@
+import dataclasses
+import types
+import typing
+
 import pytest
+import yaml
 
 from medreason.config import ConfigError, Params, build, load_params
 
@@ -28,6 +33,14 @@ def test_params_yaml_validates():
     ({"ingest": {"sources": {"format": "medqa"}}}, "ingest.sources: expected a list"),
     ({"validate": {"mcq": {"min_rows": 10, "max_rows": 5}}}, "min_rows"),
     ({"validate": {"mcq": {"min_rows": True}}}, "expected int"),
+    ({"sft": {"batching": "pakced"}}, "sft.batching: 'pakced' is not one of padded, padding_free, packed"),
+    ({"verify": {"compare": ["substring", "exact"]}}, "verify.compare[1]: 'exact' is not one of lexical,"),
+    ({"llm": {"judge": {"dtype": "int8"}}}, "llm.judge.dtype: 'int8' is not one of bfloat16, float16, float32"),
+    ({"curate": {"answerers": [{"name": "a", "method": "vote"}]}}, "curate.answerers[0].method: 'vote'"),
+    ({"benchmarks": [{"name": "b", "format": "csv", "path": "x"}]}, "benchmarks[0].format: 'csv' is not one of"),
+    ({"benchmarks": [{"name": "b", "format": "medmcqa", "path": "x"}]}, "benchmarks[0].cop_base"),
+    ({"benchmarks": [{"name": "b", "format": "medqa", "path": "x", "field": "Q"}]}, "benchmarks[0].field"),
+    ({"benchmarks": [{"name": "b", "format": "table", "path": "x"}] * 2}, "benchmarks: names must be unique"),
 ])
 def test_bad_params_name_the_key(data, message):
     data.setdefault("ingest", {"sources": [{"format": "medqa", "path": "x"}]})
@@ -40,3 +53,42 @@ def test_hf_source_with_medmcqa_rows():
     p = build(Params, {"ingest": {"sources": [
         {"format": "hf", "path": "openlifescienceai/medmcqa", "schema": "medmcqa", "cop_base": 0}]}})
     assert p.ingest.sources[0].row_schema == "medmcqa"
+
+
+def _missing(cls, data, where=""):
+    """Field paths of dataclass ``cls`` absent from its YAML ``data`` (a key with null counts as present)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        path = f"{where}.{f.name}" if where else f.name
+        if f.name not in data:
+            yield path
+            continue
+        tp, value = hints[f.name], data[f.name]
+        if value is None:
+            continue
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):  # X | None
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        if dataclasses.is_dataclass(tp):
+            yield from _missing(tp, value, path)
+        elif typing.get_origin(tp) is tuple and dataclasses.is_dataclass(typing.get_args(tp)[0]):
+            for i, item in enumerate(value):
+                yield from _missing(typing.get_args(tp)[0], item, f"{path}[{i}]")
+        elif typing.get_origin(tp) is dict and dataclasses.is_dataclass(typing.get_args(tp)[1]):
+            for key, item in value.items():
+                yield from _missing(typing.get_args(tp)[1], item, f"{path}.{key}")
+
+
+def test_every_field_is_in_params_yaml():
+    """`dvc params diff` sees only what params.yaml lists: every setting, defaults included, must be there."""
+    load_params(ROOT / "params.yaml")
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert list(_missing(Params, data)) == []
+    del data["verify"]["threshold"], data["curate"]["answerers"][0]["batch_size"]
+    assert list(_missing(Params, data)) == ["verify.threshold", "curate.answerers[0].batch_size"]
+
+
+def test_the_verifier_choices_are_the_registered_verifiers():
+    from medreason.config import VerifierName
+    from medreason.verify import VERIFIERS
+
+    assert typing.get_args(VerifierName) == VERIFIERS

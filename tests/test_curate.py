@@ -9,11 +9,12 @@ import pytest
 
 from medreason.config import AnswererConfig, CurateConfig, LLMConfig, SplitConfig, build
 from medreason.curate.difficulty import answer_all, parse_letter
-from medreason.curate.problems import STEPS, curate, parse_rewrite, parse_verdict
-from medreason.curate.split import OWN_EVAL, place, read_eval_questions, split_problems
+from medreason.curate.problems import STEPS, curate, parse_filter_verdict, parse_rewrite
+from medreason.curate.split import OWN_EVAL, place, split_problems
 from medreason.data.frames import read_rows, write_rows
 from medreason.llm.client import LLMClient
 from medreason.llm.loopback import LoopbackServer
+from medreason.prompts import identify
 from conftest import ROOT
 
 OPTS = {"A": "Hyperkalemia", "B": "Hyponatremia", "C": "Hypercalcemia", "D": "Hypokalemia"}
@@ -38,7 +39,7 @@ def openai_cfg(srv: LoopbackServer, **kw) -> LLMConfig:
     ("Verdict: Passes", None), ("", None),
 ])
 def test_verdicts_are_parsed_strictly(reply, label):
-    value, why = parse_verdict(reply)
+    value, why = parse_filter_verdict(reply)
     assert (value[0] if value else None) == label
     assert (why is None) == (label is not None)
 
@@ -149,7 +150,7 @@ def test_llm_path_accounts_for_every_item(tmp_path):
         n = int(first.split("Case ", 1)[1].split(".", 1)[0])
         asks = (len(messages) + 1) // 2  # user, (assistant, user)*
         filter_replies, rewrite_replies = plan[n]
-        replies = filter_replies if "Give exactly one verdict" in first else rewrite_replies
+        replies = {"curate_filter": filter_replies, "reformulate": rewrite_replies}[identify(first)]
         return replies[asks - 1]
 
     with LoopbackServer(script=script) as srv:
@@ -291,21 +292,6 @@ def test_near_copies_of_an_evaluation_question_are_not_mistaken_for_boilerplate(
     for n in (1, 3):
         assert fate[problems[n]["id"]]["split"] != "eval"  # (seed 0 places them in training)
         assert fate[problems[n]["id"]]["reason"] == "contaminated:medqa_test"
-
-
-def test_eval_questions_are_read_from_every_supported_layout(tmp_path):
-    (tmp_path / "a.jsonl").write_text('{"question": "q1"}\n\n{"question": "q2"}\n')
-    (tmp_path / "b.json").write_text(json.dumps({"111": {"QUESTION": "q3"}, "222": {"QUESTION": "q4"}}))
-    (tmp_path / "c.json").write_text(json.dumps({"MedQA": [{"question": "q5"}], "PubMedQA": [{"question": "q6"}]}))
-    (tmp_path / "d.csv").write_text('Question,Answer\n"q7, with a comma",x\n')
-    write_rows([{"question": "q8"}], tmp_path / "e.parquet")
-    assert read_eval_questions(tmp_path / "a.jsonl") == ["q1", "q2"]
-    assert read_eval_questions(tmp_path / "b.json", "QUESTION") == ["q3", "q4"]
-    assert read_eval_questions(tmp_path / "c.json") == ["q5", "q6"]
-    assert read_eval_questions(tmp_path / "d.csv", "Question") == ["q7, with a comma"]
-    assert read_eval_questions(tmp_path / "e.parquet") == ["q8"]
-    with pytest.raises(ValueError, match="record 0 has no text field 'question'"):
-        read_eval_questions(tmp_path / "b.json")
 
 
 def test_rows_keep_options_as_a_map_through_parquet(tmp_path):

@@ -12,6 +12,7 @@ from conftest import ROOT, SHARED_DATA
 from medreason.curate.rules import (
     PREFILTER_REASONS,
     REWRITE_FAILURES,
+    Rewrite,
     leaked_options,
     prefilter,
     rule_rewrite,
@@ -159,7 +160,7 @@ def test_prefilter_on_the_shipped_samples_catches_the_multi_and_except_items_and
 ])
 def test_rule_rewrite_rewrites_only_the_question_sentence(last, expected):
     out = rule_rewrite(f"{CASE} {last}", OPTS, "Hyperkalemia")
-    assert out == (f"{CASE} {expected}", "Hyperkalemia")
+    assert out == Rewrite(f"{CASE} {expected}", "Hyperkalemia") and out.ok
 
 
 @pytest.mark.parametrize("question", [
@@ -169,7 +170,7 @@ def test_rule_rewrite_rewrites_only_the_question_sentence(last, expected):
 ])
 def test_fill_in_and_already_open_stems_stay_as_they_are(question):
     options = {"A": "Carbamoyl phosphate synthetase I", "B": "Arginase", "C": "Hyperkalemia"}
-    assert rule_rewrite(question, options, " Carbamoyl phosphate synthetase I\n") == (
+    assert rule_rewrite(question, options, " Carbamoyl phosphate synthetase I\n") == Rewrite(
         question, "Carbamoyl phosphate synthetase I")
 
 
@@ -177,10 +178,12 @@ def test_ground_truth_is_the_key_text_given_as_text_or_letter_and_long_keys_fail
     q = f"{CASE} Which of the following is the most appropriate next step in management?"
     long_key = "Intravenous calcium gluconate followed by insulin with glucose and then sodium bicarbonate infusion"
     options = {"A": "Intravenous calcium gluconate", "B": long_key}
-    assert rule_rewrite(q, options, "A")[1] == "Intravenous calcium gluconate"
-    assert rule_rewrite(q, options, long_key) == "answer_too_long"
-    assert rule_rewrite(q, options, long_key, max_answer_words=20)[1] == long_key
-    assert rule_rewrite(q, options, "Dialysis") == "answer_not_in_options"
+    assert rule_rewrite(q, options, "A").ground_truth == "Intravenous calcium gluconate"
+    assert rule_rewrite(q, options, long_key) == Rewrite(failure="answer_too_long")
+    assert rule_rewrite(q, options, long_key, max_answer_words=20).ground_truth == long_key
+    assert rule_rewrite(q, options, "Dialysis").failure == "answer_not_in_options"
+    with pytest.raises(ValueError, match="a question and a ground truth, or a failure"):
+        Rewrite("What is it?", None)
 
 
 @pytest.mark.parametrize("options, answer", [
@@ -193,7 +196,7 @@ def test_ground_truth_is_the_key_text_given_as_text_or_letter_and_long_keys_fail
 ])
 def test_keys_that_need_the_options_are_refused(options, answer):
     q = f"{CASE} Which of the following is the most likely cause?"
-    assert rule_rewrite(q, options, answer) == "answer_not_self_contained"
+    assert rule_rewrite(q, options, answer).failure == "answer_not_self_contained"
 
 
 @pytest.mark.parametrize("question", [
@@ -207,14 +210,14 @@ def test_keys_that_need_the_options_are_refused(options, answer):
     f"{CASE} Which of these is most likely?",
 ])
 def test_option_dependent_questions_fail(question):
-    assert rule_rewrite(question, OPTS, "Hyperkalemia") == "option_dependent"
+    assert rule_rewrite(question, OPTS, "Hyperkalemia").failure == "option_dependent"
 
 
 def test_a_stem_that_shows_the_options_fails_as_a_leak():
     listed = f"{CASE} Hyperkalemia, hyponatremia or hypercalcemia? What is the most likely disturbance?"
     lettered = f"{CASE} Is the answer (A) or (B)? What is the most likely disturbance?"
-    assert rule_rewrite(listed, OPTS, "Hyperkalemia") == "leaks_options"
-    assert rule_rewrite(lettered, OPTS, "Hyperkalemia") == "leaks_options"
+    assert rule_rewrite(listed, OPTS, "Hyperkalemia").failure == "leaks_options"
+    assert rule_rewrite(lettered, OPTS, "Hyperkalemia").failure == "leaks_options"
     assert {"leaks_options", "option_dependent", "answer_too_long"} <= set(REWRITE_FAILURES)
 
 
@@ -271,11 +274,11 @@ def test_rule_path_on_the_demo_records():
             continue
         passed += 1
         out = rule_rewrite(r["question"], r["options"], r["answer"])
-        if isinstance(out, str):
-            assert out in REWRITE_FAILURES
+        if not out.ok:
+            assert out.failure in REWRITE_FAILURES and out.question is None
             continue
         rewritten += 1
-        question, truth = out
+        question, truth = out.question, out.ground_truth
         assert leaked_options(question, r["options"]) is None, question
         assert "of the following" not in question.lower(), question
         assert truth == r["options"][r["answer_idx"]].strip()

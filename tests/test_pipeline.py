@@ -92,7 +92,7 @@ def test_repro_curates_problems_and_splits_with_a_funnel_that_reconciles(repo):
     assert {name: len(rows) for name, rows in splits.items()} == split["kept"]
     assert sum(split["kept"].values()) + sum(split["contaminated"].values()) + sum(split["over_cap"].values()) \
         == len(problems)
-    assert all(s["skipped"] == "file not found" for s in split["eval_sets"])  # no evaluation files in the sample
+    assert all(s["skipped"] == "file not found" for s in split["benchmarks"])  # no benchmark files in the sample
     assert all(r["options"] and r["answer_idx"] in r["options"] for r in splits["eval"])
     assert json.loads((repo / "reports" / "validate_splits.json").read_text())["success"]
     # The funnel, as `dvc plots show` renders it.
@@ -200,14 +200,15 @@ def test_each_stage_is_one_mlflow_run_with_lineage(repo):
         assert run.data.tags["DVC_STAGE"] == name
         assert run.data.tags["git_commit"] == head
     assert runs["ingest"].data.metrics["kept"] == 120 and runs["ingest"].data.params["sources"].startswith("[")
-    assert runs["validate_mcq"].data.metrics["failed_expectations"] == 0
+    assert runs["validate_mcq"].data.metrics["failed"] == 0
     mcq_md5 = next(o["md5"] for o in lock["ingest"]["outs"] if o["path"] == "data/mcq/mcq.parquet")
     assert runs["validate_mcq"].data.tags["dvc.dep.data/mcq/mcq.parquet"] == mcq_md5
     digests = {d.dataset.name: d.dataset.digest for d in runs["ingest"].inputs.dataset_inputs}
     assert digests["mcq"] == mcq_md5 == file_md5(repo / "data" / "mcq" / "mcq.parquet")
-    assert runs["prepare_model"].data.tags["model.how"] == "linked local folder"
+    assert json.loads((repo / "reports" / "prepare_model.json").read_text())["how"] == "linked local folder"
+    assert runs["prepare_model"].data.metrics["bytes"] > 0
     assert runs["audit_verifier"].data.tags["audit.skipped"] == "audit set not found"
-    assert runs["curate"].data.metrics["funnel.dedup.out"] == runs["split"].data.metrics["funnel.after_dedup"]
+    assert runs["curate"].data.metrics["kept"] == runs["split"].data.metrics["funnel.after_dedup"]  # dedup: the last step
     artifacts = {a.path for a in client.list_artifacts(runs["split"].info.run_id)}
     assert {"funnel.png", "funnel.csv", "split.json"} <= artifacts
 

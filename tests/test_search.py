@@ -11,6 +11,7 @@ import pytest
 from medreason.config import LLMConfig, SearchConfig
 from medreason.llm.client import LLMClient
 from medreason.llm.loopback import LoopbackServer
+from medreason.prompts import identify
 from medreason.search.compose import compose, read_sft_file
 from medreason.search.engine import BACKTRACKING, Search, State, search_report
 from medreason.verify import load_verifier
@@ -63,18 +64,20 @@ def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
     def script(messages):
         text = messages[0]["content"]
         pid = re.search(r"Case (\w+):", text).group(1)
-        if "Rewrite the record" in text:
+        prompt = identify(text)
+        if prompt == "compose_cot":
             return f"Hmm, peaked T waves... wait, that is potassium. So {RIGHT}."
-        if "Write the reply" in text:
+        if prompt == "compose_response":
             return (f"The answer is {RIGHT}." if pid != "a000" else f"The answer is {WRONG}.")  # a000: contradicts
-        kind = "label" if "The correct answer is" in text else "refine" if "previous reasoning" in text else "init"
+        kind = {"search_init": "init", "search_refine": "refine", "search_label": "label"}[prompt]
         asked[pid, kind] += 1
         n = asked[pid, kind]
         plan_kind, plan_n = plans[pid]
         if plan_kind == "garbage":
             return "I would rather not use that format."
         if plan_kind == "init-invalid-then-valid" and kind == "init":
-            return "I think it is potassium." if len(messages) == 1 else chain(RIGHT)
+            reasked = identify(messages[-1]["content"], among=[prompt]) == "search_init:reask"
+            return chain(RIGHT) if reasked else "I think it is potassium."
         verified = plan_kind == kind and plan_n == n
         return chain(RIGHT if verified else WRONG, continuation=kind != "init")
 
@@ -140,8 +143,7 @@ def test_restart_goes_back_to_the_first_chain_and_a_rerun_is_answered_from_the_c
     wrong = "### Inner Thinking: ECG\nPeaked T waves.\n### Final Conclusion\nHyponatremia\n### Verification\nOk."
 
     def script(messages):
-        text = messages[0]["content"]
-        return ("### Verification\nWrong.\n" if "previous reasoning" in text else "") + wrong
+        return ("### Verification\nWrong.\n" if identify(messages[0]["content"]) == "search_refine" else "") + wrong
 
     with LoopbackServer(script=script) as srv:
         cfg_llm = LLMConfig(backend="openai", model="teacher", base_url=srv.base_url, max_retries=1)
@@ -222,8 +224,7 @@ def test_an_unusable_regenerated_chain_does_not_refine_the_previous_attempt(tmp_
     inits = Counter()
 
     def script(messages):
-        text = messages[0]["content"]
-        if "previous reasoning" in text:
+        if identify(messages[0]["content"]) == "search_refine":
             return chain(WRONG, continuation=True)
         inits["init"] += 1
         return chain(WRONG) if inits["init"] == 1 else "no format at all"
@@ -244,7 +245,7 @@ def test_restart_with_depth_zero_refines_nothing(tmp_path):
 def test_a_repeated_round_is_a_new_request_not_a_cache_hit(tmp_path):
     """An unusable continuation leaves the chain as it was; the next round must still be a new sample."""
     def script(messages):
-        return "unusable" if "previous reasoning" in messages[0]["content"] else chain(WRONG)
+        return "unusable" if identify(messages[0]["content"]) == "search_refine" else chain(WRONG)
 
     cfg = SearchConfig(max_attempts=1, max_depth=3, label_hint=False, format="json", max_asks=1, seed=1)
     with LoopbackServer(script=script) as srv:

@@ -181,7 +181,10 @@ def interrupt_at(step):
 
 @pytest.mark.slow
 def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_ends_where_an_uninterrupted_one_does(
-        reference_run, base_model, tiny_examples, tmp_path):
+        reference_run, base_model, tiny_examples, tmp_path, monkeypatch, mlflow_store):
+    import mlflow
+
+    from medreason.tracking import stage_run
     from medreason.train.sft import train_sft
 
     examples, template = tiny_examples
@@ -193,8 +196,13 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_ends_where_an_u
     # Step 3 ended but its checkpoint was not written; one being written when killed has no trainer_state.json.
     (ckpt / "checkpoint-3").mkdir()
     assert sorted(p.name for p in ckpt.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
-    resumed = train_sft(examples, base_model, tmp_path / "model", ckpt, TINY, template, "data-1")
+    monkeypatch.chdir(tmp_path)
+    with stage_run("sft") as run:
+        resumed = train_sft(examples, base_model, tmp_path / "model", ckpt, TINY, template, "data-1")
     assert resumed["resumed_from"] == "checkpoint-2"
+    # The resumed run's MLflow curve has the restored steps too, each once.
+    history = mlflow.MlflowClient(mlflow_store).get_metric_history(run.info.run_id, "train.loss")
+    assert [(m.step, m.value) for m in history] == [(row["step"], row["loss"]) for row in resumed["curve"]]
     assert resumed["global_step"] == reference["global_step"] == 4
     # The curve is whole: steps 1-2 from the checkpoint's log history, 3-4 trained again, as in the reference run.
     assert [row["step"] for row in resumed["curve"]] == [1, 2, 3, 4]
@@ -203,17 +211,24 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_ends_where_an_u
     assert list(ckpt.glob("checkpoint-*")) == []  # finished: a re-run trains again instead of resuming at the end
 
 
-def test_checkpoints_of_another_configuration_are_cleared(tmp_path, tiny_examples):
-    from medreason.train.sft import fingerprint, prepare_checkpoints
+def test_the_fingerprint_covers_what_is_trained(tiny_examples):
+    from medreason.train.sft import sft_fingerprint
 
     examples, template = tiny_examples
-    mine = fingerprint(examples, TINY, template, 1, "base")
-    assert fingerprint(examples, replace(TINY, save_steps=7, compliance=replace(TINY.compliance, batch_size=1)),
-                       template, 1, "base") == mine  # where and how often to save, evaluation: not training
-    for changed in (fingerprint(examples[:3], TINY, template, 1, "base"), fingerprint(examples, replace(TINY, seed=1),
-                    template, 1, "base"), fingerprint(examples, TINY, template, 2, "base"),
-                    fingerprint(examples, TINY, template, 1, "other base")):
+    mine = sft_fingerprint(examples, TINY, template, 1, "base")
+    assert sft_fingerprint(examples, replace(TINY, save_steps=7, compliance=replace(TINY.compliance, batch_size=1)),
+                           template, 1, "base") == mine  # where and how often to save, evaluation: not training
+    for changed in (sft_fingerprint(examples[:3], TINY, template, 1, "base"),
+                    sft_fingerprint(examples, replace(TINY, seed=1), template, 1, "base"),
+                    sft_fingerprint(examples, TINY, template, 2, "base"),
+                    sft_fingerprint(examples, TINY, template, 1, "other base")):
         assert changed != mine
+
+
+def test_checkpoints_of_another_configuration_and_interrupted_ones_are_cleared(tmp_path):
+    from medreason.train.checkpoints import clear_checkpoints, fingerprint, prepare_checkpoints
+
+    mine, other = fingerprint({"lr": 1e-5}, "base"), fingerprint({"lr": 2e-5}, "base")
     ckpt = tmp_path / "ckpt"
     assert prepare_checkpoints(ckpt, mine) is None
     for step in (5, 10):
@@ -223,8 +238,14 @@ def test_checkpoints_of_another_configuration_are_cleared(tmp_path, tiny_example
     (ckpt / "checkpoint-15" / "trainer_state.json").write_text('{"global_st')  # killed while writing it
     assert prepare_checkpoints(ckpt, mine) == str(ckpt / "checkpoint-10")
     assert sorted(p.name for p in ckpt.glob("checkpoint-*")) == ["checkpoint-10", "checkpoint-5"]
-    assert prepare_checkpoints(ckpt, fingerprint(examples, replace(TINY, seed=1), template, 1, "base")) is None
+    # Another loop's state file: checkpoint-10 lacks it, so only checkpoint-5 counts.
+    (ckpt / "checkpoint-5" / "loop_state.json").write_text("{}")
+    assert prepare_checkpoints(ckpt, mine, state_file="loop_state.json") == str(ckpt / "checkpoint-5")
+    assert prepare_checkpoints(ckpt, other) is None
     assert list(ckpt.glob("checkpoint-*")) == []
+    (ckpt / "checkpoint-1").mkdir()
+    clear_checkpoints(ckpt)
+    assert list(ckpt.glob("checkpoint-*")) == [] and (ckpt / "fingerprint.json").is_file()
 
 
 def test_gradient_accumulation_keeps_the_global_batch():

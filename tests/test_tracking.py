@@ -1,4 +1,7 @@
+import json
+
 import mlflow
+import pytest
 import yaml
 
 from medreason.config import IngestConfig, SourceConfig
@@ -39,11 +42,47 @@ def test_dep_hashes_without_dvc_yaml(tmp_path, monkeypatch):
     assert dep_hashes("ingest") == {}
 
 
-def test_llm_usage_becomes_metrics(tmp_path, monkeypatch, mlflow_store):
-    from medreason.tracking import log_llm_usage
+def test_publish_writes_the_report_and_logs_its_numbers(tmp_path, monkeypatch, mlflow_store):
+    from medreason.tracking import publish
 
     monkeypatch.chdir(tmp_path)
-    with stage_run("audit_verifier") as run:
-        log_llm_usage({"model": "gpt-4o", "requests": 7, "failures": 1, "cost": 0.25}, prefix="judge.llm")
-    metrics = mlflow.MlflowClient(mlflow_store).get_run(run.info.run_id).data.metrics
-    assert metrics == {"judge.llm.requests": 7, "judge.llm.failures": 1, "judge.llm.cost": 0.25}
+    report = {"kept": 3, "share": 0.5, "ok": True, "note": "x", "missing": None, "ids": [1, 2],
+              "strategies": {"Backtracking": {"success_rate": 0.25}}, "results": {"unique(id)": {"count": 1}},
+              "by_source": {"medqa:data/a.jsonl": 2, "hf://org/set": 3}}
+    with stage_run("curate") as run:
+        publish(report, "reports/curate.json")
+    assert json.loads((tmp_path / "reports" / "curate.json").read_text()) == report
+    assert (tmp_path / "reports" / "curate.json").read_text().endswith("}\n")
+    client = mlflow.MlflowClient(mlflow_store)
+    assert client.get_run(run.info.run_id).data.metrics == {
+        "kept": 3, "share": 0.5, "strategies.Backtracking.success_rate": 0.25, "results.unique_id_.count": 1,
+        "by_source.medqa_data/a.jsonl": 2, "by_source.hf___org_set": 3}
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["curate.json"]
+
+    publish({"kept": 4}, tmp_path / "elsewhere" / "r.json")  # no run: the file only
+    assert json.loads((tmp_path / "elsewhere" / "r.json").read_text()) == {"kept": 4}
+
+
+def test_curve_logger_in_a_plain_loop_and_after_a_resume(tmp_path, monkeypatch, mlflow_store):
+    from medreason.tracking import CurveLogger
+
+    monkeypatch.chdir(tmp_path)
+    with stage_run("rl"):
+        first = CurveLogger(("loss", "reward"))
+        for step in (1, 2):
+            first.log(step, loss=1 / step, reward=float(step))
+    # The next session restores steps 1-2 from its checkpoint, logs them to its own run once, replays step 2.
+    with stage_run("rl") as run:
+        curve = CurveLogger(("loss", "reward"), rows=first.rows)
+        assert curve.log(2, loss=0.5, reward=2.0) is False
+        assert curve.log(3, loss=0.25, reward=None) is True
+        curve.write("reports/plots/rl.csv")
+    client = mlflow.MlflowClient(mlflow_store)
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "train.loss")] == [
+        (1, 1.0), (2, 0.5), (3, 0.25)]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train.reward")] == [1, 2]
+    assert (tmp_path / "reports" / "plots" / "rl.csv").read_text().splitlines() == [
+        "step,loss,reward", "1,1.0,1.0", "2,0.5,2.0", "3,0.25,"]
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["rl.csv"]
+    with pytest.raises(ValueError, match="no column"):
+        curve.log(4, lr=0.1)

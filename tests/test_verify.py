@@ -1,4 +1,4 @@
-"""Verifiers: final-answer cut, commitment guard, normalisation, lexical, embedding (real MiniLM), LLM judge
+"""Verifiers: final-answer cut, commitment guard, answer tokens, lexical, embedding (real MiniLM), LLM judge
 (verdict parsing and re-asks against a scripted client), classifier (a tiny real BERT), and the adversarial set
 every verifier must reject."""
 
@@ -11,7 +11,7 @@ from medreason.verify import VERIFIERS, final_answer, load_verifier
 from medreason.verify.guard import check
 from medreason.verify.lexical import reference_parts
 from medreason.verify.llm_judge import parse_verdict
-from medreason.verify.normalize import normalize
+from medreason.verify.tokens import token_text
 
 MI = "Myocardial infarction"
 CHEST_PAIN = ("A 61-year-old man has crushing substernal chest pain for two hours, ST elevation in II, III and aVF "
@@ -128,16 +128,16 @@ def test_final_answer_is_the_text_after_the_last_final_response_marker(response,
     ("Sjögren's syndrome", "sjogren syndrome"), ("α-fetoprotein", "alpha fetoprotein"),
     ("100,000 live births", "100000 live birth"), ("Elevated LH", "increased LH"), ("Paracetamol", "acetaminophen"),
 ])
-def test_normalisation_folds_equivalent_spellings(a, b):
-    assert normalize(a) == normalize(b)
+def test_tokens_fold_equivalent_spellings(a, b):
+    assert token_text(a) == token_text(b)
 
 
 @pytest.mark.parametrize("a, b", [
     ("5 mg", "50 mg"), ("1 week", "1 day"), ("type 1", "type 3"), ("left", "right"), ("increased", "decreased"),
     ("IV fluids", "type IV"),  # "IV" is intravenous unless it follows a classifier word
 ])
-def test_normalisation_keeps_different_answers_apart(a, b):
-    assert normalize(a) != normalize(b)
+def test_tokens_keep_different_answers_apart(a, b):
+    assert token_text(a) != token_text(b)
 
 
 @pytest.mark.parametrize("response, reference, correct", [

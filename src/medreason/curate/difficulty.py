@@ -22,6 +22,7 @@ from typing import Any
 from medreason.config import AnswererConfig, PriceConfig
 from medreason.data.schema import options_text
 from medreason.llm.cache import ResponseCache, cache_key
+from medreason.llm.local import LocalModel
 from medreason.llm.types import Completion
 from medreason.prompts import load_prompt
 
@@ -75,10 +76,9 @@ class LoglikAnswerer:
     """The option letter a local causal LM finds most likely as the first token of its reply."""
 
     def __init__(self, model_dir: str, batch_size: int, cache_path: str | Path):
-        from medreason.llm.backends import model_fingerprint
-
+        self.runtime = LocalModel(model_dir)
         self.model_dir, self.batch_size = str(model_dir), batch_size
-        self.model_id = f"{self.model_dir}@{model_fingerprint(self.model_dir)}"
+        self.model_id = f"{self.model_dir}@{self.runtime.fingerprint}"
         self.cache = ResponseCache(cache_path)
 
     def answer(self, items: list[dict[str, Any]]) -> tuple[list[str | None], dict[str, Any]]:
@@ -111,31 +111,17 @@ class LoglikAnswerer:
                          "cache_hits": len(items) - len(todo)}
 
     def _load(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.tok = AutoTokenizer.from_pretrained(self.model_dir, padding_side="left")
-        if self.tok.pad_token is None:
-            self.tok.pad_token = self.tok.eos_token
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype="auto").to(self.device).eval()
+        tok = self.runtime.tokenizer
         # The first token of each letter as a reply starts: "A" (chat replies start without a space).
-        self.letter_ids = {c: self.tok.encode(c, add_special_tokens=False)[0] for c in "ABCDE"}
+        self.letter_ids = {c: tok.encode(c, add_special_tokens=False)[0] for c in "ABCDE"}
         if len(set(self.letter_ids.values())) != 5:
             raise ValueError(f"{self.model_dir}: the tokenizer does not give each option letter its own token")
 
     def _score(self, items: list[dict[str, Any]]) -> list[str]:
-        import torch
-
-        prompts = [self.tok.apply_chat_template(mcq_messages(i["question"], i["options"]), tokenize=False,
-                                                add_generation_prompt=True) for i in items]
-        enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        with torch.inference_mode():
-            # Left padding: the last position predicts the reply's first token; only its logits are computed.
-            logits = self.model(**enc, logits_to_keep=1).logits[:, -1, :]
+        logprobs = self.runtime.next_token_logprobs(
+            self.runtime.chat_prompts([mcq_messages(i["question"], i["options"]) for i in items]))
         out = []
-        for row, item in zip(logits, items):
+        for row, item in zip(logprobs, items):
             letters = sorted(item["options"])
-            scores = row[[self.letter_ids[c] for c in letters]]
-            out.append(letters[int(scores.argmax())])
+            out.append(letters[int(row[[self.letter_ids[c] for c in letters]].argmax())])
         return out

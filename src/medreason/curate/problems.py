@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medreason.config import CurateConfig
-from medreason.curate.rules import leaked_options, prefilter, rule_rewrite, self_contained
+from medreason.curate.rules import Rewrite, leaked_options, prefilter, rule_rewrite, self_contained
 from medreason.data.schema import normalise, normalised_id, options_text
 from medreason.llm.structured import ask_parsed, split_prompt, unwrap_fence
 
@@ -41,8 +41,9 @@ class CurateResult:
     report: dict[str, Any]
 
 
-def parse_verdict(text: str) -> tuple[tuple[str, str] | None, str | None]:
-    """(label, reason) for a reply that is one of the four labels (optionally "Verdict: X" + "Reason: ...")."""
+def parse_filter_verdict(text: str) -> tuple[tuple[str, str] | None, str | None]:
+    """((label, reason), None) for a reply that is one of the filter's four labels (optionally "Verdict: X" +
+    "Reason: ..."), else (None, why)."""
     m = _VERDICT.fullmatch(text)
     if m is None:
         return None, "not one of the four verdicts"
@@ -51,9 +52,10 @@ def parse_verdict(text: str) -> tuple[tuple[str, str] | None, str | None]:
 
 
 def parse_rewrite(text: str, options: dict[str, str], answer_idx: str,
-                  max_answer_words: int) -> tuple[tuple[str, str] | None, str | None]:
-    """(question, ground_truth) from a reply that is exactly the JSON object the reformulate prompt asks for, whose
-    ground truth stands alone (not "B", "All of the above", "Both A and B") and is not a wrong option's text."""
+                  max_answer_words: int) -> tuple[Rewrite | None, str | None]:
+    """(Rewrite, None) from a reply that is exactly the JSON object the reformulate prompt asks for, whose ground
+    truth stands alone (not "B", "All of the above", "Both A and B") and is not a wrong option's text; else
+    (None, why)."""
     try:
         obj = json.loads(unwrap_fence(text))
     except ValueError:
@@ -73,7 +75,7 @@ def parse_rewrite(text: str, options: dict[str, str], answer_idx: str,
     leak = leaked_options(question, options)
     if leak:
         return None, f"the question still depends on the options ({leak})"
-    return (question.strip(), answer.strip()), None
+    return Rewrite(question.strip(), answer.strip()), None
 
 
 def curate(rows: list[dict[str, Any]], predictions: dict[str, list[str | None]], cfg: CurateConfig,
@@ -124,12 +126,12 @@ def curate(rows: list[dict[str, Any]], predictions: dict[str, list[str | None]],
         step("llm_filter", lambda n: None)
 
     rewrites = _reformulate(teacher, rows, ledger, cfg)
-    step("reformulate", lambda n: rewrites[n] if isinstance(rewrites[n], str) else None)
+    step("reformulate", lambda n: rewrites[n].failure)
 
     problems, seen = [], set()
 
     def dedup(n: int) -> str | None:
-        question, answer = rewrites[n]
+        question, answer = rewrites[n].question, rewrites[n].ground_truth
         pid = normalised_id(normalise(question), [normalise(answer)])
         if pid in seen:
             return "duplicate_problem"
@@ -162,23 +164,23 @@ def _llm_filter(teacher, rows, ledger, max_asks: int) -> dict[int, str | None]:
     alive = [n for n, e in enumerate(ledger) if e["dropped_at"] is None]
     template, reask, version = split_prompt("curate_filter")
     parsed = ask_parsed(teacher, [_conversation(template, rows[n]) for n in alive], version,
-                        lambda i, text: parse_verdict(text), reask, max_asks, desc="llm filter")
+                        lambda i, text: parse_filter_verdict(text), reask, max_asks, desc="llm filter")
     out = {}
     for n, p in zip(alive, parsed):
         if p.value is None:
             ledger[n]["detail"] = p.reason
-            out[n] = "verdict_unreadable" if not p.reason.startswith("request failed") else "llm_request_failed"
+            out[n] = "llm_request_failed" if p.request_failed else "verdict_unreadable"
             continue
         ledger[n]["verdict"], ledger[n]["verdict_reason"] = p.value
         out[n] = None if p.value[0] == "Pass" else p.value[0].lower().replace(" ", "_")
     return out
 
 
-def _reformulate(teacher, rows, ledger, cfg: CurateConfig) -> dict[int, tuple[str, str] | str]:
-    """(question, ground truth) or a failure code, for each item still in. A source that already carries an
-    open-ended question and ground truth (the processed HuatuoGPT-o1 format) keeps them, checked the same way."""
+def _reformulate(teacher, rows, ledger, cfg: CurateConfig) -> dict[int, Rewrite]:
+    """The rewrite (or its failure code) of each item still in. A source that already carries an open-ended
+    question and ground truth (the processed HuatuoGPT-o1 format) keeps them, checked the same way."""
     alive = [n for n, e in enumerate(ledger) if e["dropped_at"] is None]
-    out: dict[int, tuple[str, str] | str] = {}
+    out: dict[int, Rewrite] = {}
     ask = []
     for n in alive:
         r = rows[n]
@@ -186,7 +188,7 @@ def _reformulate(teacher, rows, ledger, cfg: CurateConfig) -> dict[int, tuple[st
             ledger[n]["method"] = "source"
             value, why = parse_rewrite(json.dumps({"question": r["open_question"], "ground_truth": r["ground_truth"]}),
                                        r["options"], r["answer_idx"], cfg.max_answer_words)
-            out[n] = value or "source_rewrite_invalid"
+            out[n] = value or Rewrite(failure="source_rewrite_invalid")
             ledger[n]["detail"] = why
         elif cfg.reformulate == "rule":
             ledger[n]["method"] = "rule"
@@ -202,7 +204,7 @@ def _reformulate(teacher, rows, ledger, cfg: CurateConfig) -> dict[int, tuple[st
                             reask, cfg.max_asks, desc="reformulate")
         for n, p in zip(ask, parsed):
             if p.value is None:
-                out[n] = "llm_request_failed" if p.reason.startswith("request failed") else "rewrite_invalid"
+                out[n] = Rewrite(failure="llm_request_failed" if p.request_failed else "rewrite_invalid")
                 ledger[n]["detail"] = p.reason
             else:
                 out[n] = p.value

@@ -19,7 +19,8 @@ rule_rewrite() keeps the stem verbatim and rewrites only the option-dependent qu
 "Which of the following is X?" -> "What is X?"; "Which of the following enzymes is X?" -> "Which enzyme is X?";
 "A biopsy is most likely to show which of the following?" -> "What is a biopsy most likely to show?". Fill-in
 stems ("The rate-limiting enzyme of the urea cycle is:") are left as they are. The ground truth is the key's text.
-When it cannot do this safely, it returns a failure code (REWRITE_FAILURES) instead.
+It returns a Rewrite: the question and its ground truth, or, when it cannot do this safely, a failure code
+(REWRITE_FAILURES).
 
 leaked_options() is the final check on every rewrite, from the rules or from an LLM. It looks for option letters,
 references to "the following" or "the options", and text that lists most of the options.
@@ -28,6 +29,7 @@ references to "the following" or "the options", and text that lists most of the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 PREFILTER_REASONS: tuple[str, ...] = (
     "multi_answer", "statement_list", "asks_exception", "asks_negative",
@@ -271,6 +273,22 @@ def leaked_options(question: str, options: dict[str, str]) -> str | None:
 
 
 # ---- rule_rewrite --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rewrite:
+    """An open-ended problem made from an MCQ (question and ground truth), or the code of why none was made."""
+    question: str | None = None
+    ground_truth: str | None = None
+    failure: str | None = None  # a REWRITE_FAILURES code (curate.problems adds its own for LLM and source rewrites)
+
+    def __post_init__(self) -> None:
+        if (self.failure is None) != (self.question is not None and self.ground_truth is not None):
+            raise ValueError(f"a Rewrite has a question and a ground truth, or a failure: {self}")
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
 def _singular(word: str) -> str:
     """A plural noun's singular, for the common shapes in exam questions; anything else is returned as is."""
     low = word.lower()
@@ -381,29 +399,28 @@ def self_contained(answer: str) -> bool:
                                  or re.search(r"\bthe\s+above\b", answer, re.I))
 
 
-def rule_rewrite(question: str, options: dict[str, str], answer: str,
-                 max_answer_words: int = 12) -> tuple[str, str] | str:
-    """(open_question, ground_truth) or a failure code from REWRITE_FAILURES. ``answer`` is the key's option text
-    (or its letter); the ground truth is that option's text, stripped. Meant for items prefilter() kept, but it
-    refuses exception/negative questions by itself too."""
+def rule_rewrite(question: str, options: dict[str, str], answer: str, max_answer_words: int = 12) -> Rewrite:
+    """The open question and its ground truth, or a failure code from REWRITE_FAILURES. ``answer`` is the key's
+    option text (or its letter); the ground truth is that option's text, stripped. Meant for items prefilter() kept,
+    but it refuses exception/negative questions by itself too."""
     stem = (question or "").strip()
     if stem.count('"') % 2 == 1 and stem.endswith('"'):
         stem = stem[:-1].rstrip()  # a stray closing quote left by the source's CSV export
     if not stem:
-        return "empty_question"
+        return Rewrite(failure="empty_question")
     key = _resolve_key(options, answer)
     if key is None:
-        return "answer_not_in_options"
+        return Rewrite(failure="answer_not_in_options")
     if not self_contained(key):
-        return "answer_not_self_contained"
+        return Rewrite(failure="answer_not_self_contained")
     if len(key.split()) > max_answer_words:
-        return "answer_too_long"
+        return Rewrite(failure="answer_too_long")
     if _asks_exception(stem) or _asks_negative(stem) or _TRUE_FALSE.search(_question_sentence(stem)):
-        return "option_dependent"
+        return Rewrite(failure="option_dependent")
 
     matches = list(_WHICH_OF.finditer(stem))
     if len(matches) > 1:
-        return "option_dependent"
+        return Rewrite(failure="option_dependent")
     if matches:
         m = matches[0]
         starts = [b.end() for b in _SENTENCE_SPLIT.finditer(stem)
@@ -414,11 +431,11 @@ def rule_rewrite(question: str, options: dict[str, str], answer: str,
         pre = stem[start:m.start()]
         rewritten = _rewrite_sentence(pre, stem[m.end():end], sentence_start=not pre.strip())
         if rewritten is None or not set(re.findall(r"[a-z']+", _question_sentence(rewritten).lower())) - _VAGUE_WORDS:
-            return "option_dependent"
+            return Rewrite(failure="option_dependent")
         stem = stem[:start] + rewritten + stem[end:]
 
     if _OF_FOLLOWING.search(stem) or _THE_FOLLOWING.search(stem) or _OF_THESE.search(stem) or _WHICH_OF.search(stem):
-        return "option_dependent"
+        return Rewrite(failure="option_dependent")
     if leaked_options(stem, options):
-        return "leaks_options"
-    return stem, key
+        return Rewrite(failure="leaks_options")
+    return Rewrite(stem, key)

@@ -6,26 +6,21 @@ one, and neither does rewriting it differently (a new prompt or teacher).
 A cap (``max_sizes``) keeps the problems of lowest u, so it is stable too, up to the items crossing the cap.
 
 Decontamination (the Med-PaLM 2 rule the paper cites): a search or rl problem whose MCQ question or open question
-shares ``window`` consecutive characters (normalised) with a question of a configured evaluation set, or with an
-MCQ of our own eval split, is dropped, with the set and the shared text as its reason; so is a question identical
-to a reference question, however short. Windows found in
+shares ``window`` consecutive characters (normalised) with a question of a benchmark (params.yaml ``benchmarks``,
+read by data.benchmarks), or with an MCQ of our own eval split, is dropped, with the benchmark and the shared text
+as its reason; so is a question identical to a reference question, however short. Windows found in
 ``boilerplate`` or more reference questions are exam stems and do not count (see decontam).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from medreason.config import SPLITS, EvalSetConfig, SplitConfig
+from medreason.config import SPLITS, SplitConfig
 from medreason.curate.decontam import find_overlaps, shared_span
-from medreason.data.frames import read_jsonl
 from medreason.data.schema import normalise
 
 OWN_EVAL = "eval_split"
@@ -43,51 +38,8 @@ def place(seed: int, mcq_id: str) -> float:
     return int(hashlib.sha256(f"{seed}:{mcq_id}".encode()).hexdigest()[:16], 16) / 2 ** 64
 
 
-def read_eval_questions(path: str | Path, field: str = "question") -> list[str]:
-    """The question texts of an evaluation file (JSON list / dict of records / dict of lists, JSONL, CSV, Parquet).
-    A record without the field is an error, not a skip: a silent gap would let contamination through."""
-    path = Path(path)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        records = pq.read_table(path, columns=[field]).to_pylist()
-    elif path.suffix in (".csv", ".tsv"):
-        text = path.read_text(encoding="utf-8")
-        records = list(csv.DictReader(io.StringIO(text), delimiter="\t" if path.suffix == ".tsv" else ","))
-    elif path.suffix == ".jsonl":
-        records = read_jsonl(path)
-    else:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict):  # {id: record} (PubMedQA) or {source: [records]} (the authors' eval_data.json)
-            values = list(data.values())
-            data = [r for v in values for r in v] if all(isinstance(v, list) for v in values) else values
-        records = data
-    questions = []
-    for n, rec in enumerate(records):
-        if not isinstance(rec, dict) or not isinstance(rec.get(field), str):
-            raise ValueError(f"{path}: record {n} has no text field {field!r}")
-        questions.append(rec[field])
-    return questions
-
-
-def load_eval_sets(specs: tuple[EvalSetConfig, ...]) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-    """name -> questions for the sets present; and what was read or skipped, for the report."""
-    from medreason.tracking import file_md5
-
-    sets, info = {}, []
-    for spec in specs:
-        if not Path(spec.path).is_file():
-            if spec.required:
-                raise FileNotFoundError(f"split.eval_sets {spec.name}: {spec.path} not found (required: true)")
-            info.append({"name": spec.name, "path": spec.path, "skipped": "file not found"})
-            continue
-        sets[spec.name] = read_eval_questions(spec.path, spec.field)
-        info.append({"name": spec.name, "path": spec.path, "questions": len(sets[spec.name]),
-                     "md5": file_md5(spec.path)})
-    return sets, info
-
-
-def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, eval_sets: dict[str, list[str]]) -> SplitResult:
+def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, benchmarks: dict[str, list[str]]) -> SplitResult:
+    """``benchmarks``: name -> question texts of each benchmark present (data.benchmarks.benchmark_questions)."""
     bounds, edge = {}, 0.0
     for name in ("eval", "search", "rl"):
         bounds[name] = (edge, edge + cfg.fractions[name])
@@ -99,9 +51,9 @@ def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, eval_sets: 
         rows.append({"id": p["id"], "mcq_id": p["mcq_id"], "split": split, "u": u, "status": "kept",
                      "reason": None, "detail": None})
 
-    # Reference texts: each evaluation set's questions, then our own eval split's MCQs.
+    # Reference texts: each benchmark's questions, then our own eval split's MCQs.
     ref_texts, ref_names = [], []
-    for name, questions in eval_sets.items():
+    for name, questions in benchmarks.items():
         ref_texts += questions
         ref_names += [name] * len(questions)
     for p, a in zip(problems, rows):
@@ -139,7 +91,7 @@ def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, eval_sets: 
                                             if a["status"] == "contaminated").items())),
         "over_cap": {s: sum(a["status"] == "over_cap" and a["split"] == s for a in rows) for s in SPLITS},
         "kept": {s: len(splits[s]) for s in SPLITS},
-        "reference_questions": {**{k: len(v) for k, v in eval_sets.items()},
+        "reference_questions": {**{k: len(v) for k, v in benchmarks.items()},
                                 OWN_EVAL: ref_names.count(OWN_EVAL)},
     }
     assert sum(report["kept"].values()) + sum(report["contaminated"].values()) + sum(report["over_cap"].values()) \

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -116,17 +115,16 @@ def to_table(rows: list[dict[str, Any]]):
         return pa.table({c: arrays[c] for c in MCQ_COLUMNS})
 
 
-def write_outputs(result: IngestResult, out_dir: str | Path, report_path: str | Path) -> None:
+def write_outputs(result: IngestResult, out_dir: str | Path) -> None:
+    """data/mcq/mcq.parquet and rejected.jsonl (the stage publishes the report)."""
     import pyarrow.parquet as pq
 
-    out_dir, report_path = Path(out_dir), Path(report_path)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(to_table(result.rows), out_dir / "mcq.parquet")
     with open(out_dir / "rejected.jsonl", "wb") as f:
         for rec in result.rejected:
             f.write(orjson.dumps(rec) + b"\n")
-    report_path.write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
 
 
 def read_mcq(path: str | Path):

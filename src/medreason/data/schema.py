@@ -24,7 +24,8 @@ def options_text(options: dict[str, str]) -> str:
 
 
 def normalise(text: str) -> str:
-    """The form two texts are compared in: Unicode NFKC, white space collapsed (str.split's), case-folded."""
+    """The form two texts are compared in: Unicode NFKC, white space collapsed (str.split's), case-folded. For ids
+    and whole-text equality; the verifier's answer tokens (verify.tokens) fold much further."""
     if not text.isascii():  # ASCII is NFKC-stable; the check is O(1) in CPython, NFKC is not
         text = unicodedata.normalize("NFKC", text)
     return " ".join(text.split()).casefold()

@@ -2,18 +2,16 @@
 
 - ``OpenAIBackend``: any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, SGLang, transformers serve,
   llama.cpp server). The key is read from the environment variable named in params, never from params.
-- ``LocalBackend``: in-process transformers generation on a model folder; concurrent requests are gathered into
-  batches so that many share one ``generate`` call.
+- ``LocalBackend``: in-process generation on a model folder (llm/local.py); the client gives it whole batches.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
+from medreason.llm.local import LocalModel
 from medreason.llm.types import Completion
 
 
@@ -85,117 +83,28 @@ def _retry_after(response) -> float | None:
         return None
 
 
-def model_fingerprint(model_dir: str | Path) -> str:
-    """12 hex chars that change when a model folder's weights, config or tokenizer change.
-
-    A cache keyed on the folder's path alone would hand back a replaced model's answers. Weights are sampled
-    (size + first and last MiB of each file), so an 8B folder is fingerprinted in milliseconds.
-    """
-    if not Path(model_dir).is_dir():
-        raise FileNotFoundError(f"model folder {model_dir} not found (`dvc repro prepare_model` builds models/base)")
-    h = hashlib.sha256()
-    for f in sorted(Path(model_dir).iterdir()):
-        if not f.is_file():
-            continue
-        h.update(f.name.encode())
-        with open(f, "rb") as fh:
-            if f.suffix in (".safetensors", ".bin", ".gguf", ".pt"):
-                size = f.stat().st_size
-                h.update(str(size).encode())
-                h.update(fh.read(1 << 20))
-                fh.seek(max(0, size - (1 << 20)))
-            h.update(fh.read())
-    return h.hexdigest()[:12]
-
-
 class LocalBackend:
-    """Batched in-process generation. Requests with the same sampling parameters share a ``generate`` call."""
+    """In-process generation on a model folder through the local runtime. The client hands it whole batches, formed
+    from the requests themselves (never from arrival times), each request with its own seed."""
 
-    def __init__(self, model_dir: str, batch_size: int = 8, max_wait_s: float = 0.02, dtype: str = "bfloat16"):
-        self.model_dir = str(model_dir)
-        self.model_id = f"{self.model_dir}@{model_fingerprint(model_dir)}"  # the cache key's model
-        self.batch_size, self.max_wait_s, self.dtype = batch_size, max_wait_s, dtype
-        self._model = self._tokenizer = None
-        self.generate_calls = 0  # how many batches were generated (to see batching work)
-        self._queue: asyncio.Queue | None = None
-        self._loop = None
-        self._worker = None
+    batched = True
 
-    async def complete(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> Completion:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # one queue and worker per event loop (each chat_many runs its own)
-            self._loop, self._queue = loop, asyncio.Queue()
-            self._worker = loop.create_task(self._serve())
-        future = loop.create_future()
-        await self._queue.put((messages, sampling, future))
-        return await future
+    def __init__(self, model_dir: str, batch_size: int = 8, dtype: str = "bfloat16"):
+        self.runtime = LocalModel(model_dir, dtype=dtype)
+        self.batch_size = batch_size
+        # The cache key's model: the folder, its content and the dtype it is run in all decide the answers.
+        self.model_id = f"{model_dir}@{self.runtime.fingerprint}:{dtype}"
+        self.generate_calls = 0  # batches generated (to see batching work)
 
-    async def _serve(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            deadline = asyncio.get_running_loop().time() + self.max_wait_s
-            while len(batch) < self.batch_size:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-                except asyncio.TimeoutError:
-                    break
-            groups: dict[str, list] = {}
-            for item in batch:
-                groups.setdefault(repr(sorted(item[1].items())), []).append(item)
-            for items in groups.values():
-                try:
-                    results = await asyncio.to_thread(self._generate, [m for m, _, _ in items], items[0][1])
-                except Exception as e:  # noqa: BLE001 - a failed batch fails its requests, not the worker
-                    for *_, fut in items:
-                        if not fut.done():
-                            fut.set_exception(Permanent(f"local generation failed: {e}"))
-                    continue
-                for (*_, fut), res in zip(items, results):
-                    if not fut.done():
-                        fut.set_result(res)
-
-    def _load(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, padding_side="left")
-        if self._tokenizer.pad_token is None:
-            self._tokenizer.pad_token = self._tokenizer.eos_token
-        self._model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=getattr(torch, self.dtype)).eval()
-
-    def _generate(self, conversations: list[list[dict[str, str]]], sampling: dict[str, Any]) -> list[Completion]:
-        import torch
-
-        if self._model is None:
-            self._load()
-        tok = self._tokenizer
-        prompts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in conversations]
-        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        temperature = float(sampling.get("temperature", 0.0))
-        kwargs: dict[str, Any] = {"max_new_tokens": int(sampling.get("max_tokens", 256)), "pad_token_id": tok.pad_token_id}
-        if temperature > 0:
-            kwargs.update(do_sample=True, temperature=temperature, top_p=float(sampling.get("top_p", 1.0)))
-            torch.manual_seed(int(sampling.get("seed", 0)))
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        with torch.inference_mode():
-            out = self._model.generate(**enc, **kwargs)
+    def complete_batch(self, conversations: list[list[dict[str, str]]], sampling: dict[str, Any],
+                       seeds: list[int]) -> list[Completion]:
+        """One batch: every conversation with the same sampling parameters, conversation i sampled with seeds[i]."""
+        prompts = self.runtime.chat_prompts(conversations)
+        out = self.runtime.generate(prompts, int(sampling.get("max_tokens", 256)), float(sampling.get("temperature", 0)),
+                                    float(sampling.get("top_p", 1.0)), seeds=seeds, batch_size=len(prompts))
         self.generate_calls += 1
-        new = out[:, enc["input_ids"].shape[1]:]
-        results = []
-        for i, ids in enumerate(new.tolist()):
-            n = len(ids)
-            for j, t in enumerate(ids):
-                if t in (tok.eos_token_id, tok.pad_token_id):
-                    n = j
-                    break
-            results.append(Completion(text=tok.decode(ids[:n], skip_special_tokens=True),
-                                      prompt_tokens=int(enc["attention_mask"][i].sum()), completion_tokens=n))
-        return results
+        return [Completion(text=g.text, prompt_tokens=g.prompt_tokens,
+                           completion_tokens=g.completion_tokens - g.finished) for g in out]
 
     async def aclose(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        pass

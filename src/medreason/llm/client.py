@@ -26,7 +26,7 @@ from medreason.llm.types import Completion
 def make_backend(cfg: LLMConfig):
     if cfg.backend == "openai":
         return OpenAIBackend(cfg.model, cfg.base_url, cfg.api_key_env, cfg.timeout_s)
-    return LocalBackend(cfg.model, batch_size=cfg.batch_size)
+    return LocalBackend(cfg.model, batch_size=cfg.batch_size, dtype=cfg.dtype)
 
 
 class RateLimiter:
@@ -77,22 +77,13 @@ class LLMClient:
         self.stats: Counter[str] = Counter()
         self.cost = 0.0
 
-    # ---- one request -------------------------------------------------------------------------------------------
-    async def _chat_one(self, messages: list[dict[str, str]], prompt_version: str, **overrides: Any) -> Completion:
-        sampling = {**self.sampling, **overrides}
-        key = cache_key(self.backend.model_id, messages, sampling, prompt_version)
-        hit = self.cache.get(key)
-        if hit is not None:
-            self.stats["cache_hits"] += 1
-            return hit
-        if key in self._inflight:  # the same request is already on its way: share its answer, pay once
-            self.stats["deduplicated"] += 1
-            return await self._inflight[key]
-        task = asyncio.ensure_future(self._ask(key, messages, sampling))
-        self._inflight[key] = task
-        task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        return await task
+    def key(self, messages: list[dict[str, str]], prompt_version: str, **overrides: Any) -> str:
+        """The cache key of a request: everything that decides its answer (the backend's model id, which for a
+        local model holds its fingerprint and dtype; the messages; every sampling parameter, seed included; the
+        prompt's version)."""
+        return cache_key(self.backend.model_id, messages, {**self.sampling, **overrides}, prompt_version)
 
+    # ---- one request -------------------------------------------------------------------------------------------
     async def _ask(self, key: str, messages: list[dict[str, str]], sampling: dict[str, Any]) -> Completion:
         async with self._semaphore:
             reason = "no attempt"
@@ -111,15 +102,18 @@ class LLMClient:
                 except Permanent as e:
                     reason = str(e)
                     break
-                c = replace(c, cost=self._cost(c))
-                self.cache.put(key, c)
-                self.stats["answered"] += 1
-                self.stats["prompt_tokens"] += c.prompt_tokens
-                self.stats["completion_tokens"] += c.completion_tokens
-                self.cost += c.cost
-                return c
+                return self._answered(key, c)
         self.stats["failures"] += 1
         return Completion(text=None, error=reason)
+
+    def _answered(self, key: str, c: Completion) -> Completion:
+        c = replace(c, cost=self._cost(c))
+        self.cache.put(key, c)
+        self.stats["answered"] += 1
+        self.stats["prompt_tokens"] += c.prompt_tokens
+        self.stats["completion_tokens"] += c.completion_tokens
+        self.cost += c.cost
+        return c
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
@@ -139,21 +133,61 @@ class LLMClient:
                          **overrides: Any) -> list[Completion]:
         from tqdm import tqdm
 
-        self._semaphore = asyncio.Semaphore(self.cfg.concurrency)
-        self._inflight: dict[str, asyncio.Future] = {}
-        self._limiter = RateLimiter(self.cfg.requests_per_minute, self.cfg.tokens_per_minute)
-        with tqdm(total=len(conversations), desc=desc, unit="req", mininterval=1.0) as bar:
-            async def one(messages):
-                c = await self._chat_one(messages, prompt_version, **overrides)
+        sampling = {**self.sampling, **overrides}
+        keys = [self.key(m, prompt_version, **overrides) for m in conversations]
+        answers: dict[str, Completion] = {}
+        todo: dict[str, list[dict[str, str]]] = {}  # each distinct request once, in submitted order
+        for key, messages in zip(keys, conversations):
+            if key in todo:  # the same request twice in one call: asked once, paid once
+                self.stats["deduplicated"] += 1
+                continue
+            hit = answers.get(key) or self.cache.get(key)
+            if hit is None:
+                todo[key] = messages
+            else:
+                answers[key] = hit
+                self.stats["cache_hits"] += 1
+        with tqdm(total=len(todo), desc=desc, unit="req", mininterval=1.0, disable=not todo) as bar:
+            def done(key: str, c: Completion) -> None:
+                answers[key] = c
                 bar.update(1)
                 bar.set_postfix(failed=self.stats["failures"], cached=self.stats["cache_hits"],
                                 cost=f"{self.cost:.4f}", refresh=False)
-                return c
 
+            if getattr(self.backend, "batched", False):
+                await self._ask_batches(todo, sampling, done)
+            else:
+                self._semaphore = asyncio.Semaphore(self.cfg.concurrency)
+                self._limiter = RateLimiter(self.cfg.requests_per_minute, self.cfg.tokens_per_minute)
+
+                async def one(key: str, messages: list[dict[str, str]]) -> None:
+                    done(key, await self._ask(key, messages, sampling))
+
+                try:
+                    await asyncio.gather(*(one(k, m) for k, m in todo.items()))
+                finally:
+                    await self.backend.aclose()
+        return [answers[k] for k in keys]
+
+    async def _ask_batches(self, todo: dict[str, list[dict[str, str]]], sampling: dict[str, Any], done) -> None:
+        """A batched (local) backend: batches formed from the requests themselves, ordered by key, each request
+        sampled with a seed derived from its key, so the answers depend on what was asked, never on timing or on
+        the order it was asked in. A failed batch fails its requests (nothing to retry in-process)."""
+        keys = sorted(todo)
+        size = self.backend.batch_size
+        for start in range(0, len(keys), size):
+            batch = keys[start:start + size]
+            self.stats["requests"] += len(batch)
             try:
-                return list(await asyncio.gather(*(one(m) for m in conversations)))
-            finally:
-                await self.backend.aclose()
+                out = await asyncio.to_thread(self.backend.complete_batch, [todo[k] for k in batch], sampling,
+                                              [int(k[:8], 16) for k in batch])
+            except Exception as e:  # noqa: BLE001 - a failed batch fails its requests, not the run
+                self.stats["failures"] += len(batch)
+                for k in batch:
+                    done(k, Completion(text=None, error=f"local generation failed: {e}"))
+                continue
+            for k, c in zip(batch, out, strict=True):
+                done(k, self._answered(k, c))
 
     def report(self) -> dict[str, Any]:
         """Usage totals for reports/ and MLflow (no secrets: the key never reaches the client object's state)."""

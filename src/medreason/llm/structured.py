@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from medreason.prompts import load_prompt
+from medreason.prompts import REASK_MARKER, load_prompt
 
-REASK_MARKER = "=== re-ask ==="
 # A whole reply wrapped in one code fence (```json, ```markdown or bare ```), as chat models like to write.
 _FENCE = re.compile(r"\A\s*```[\w-]*[ \t]*\n?(.*?)\s*```\s*\Z", re.S)
 
@@ -27,6 +26,7 @@ class Parsed:
     asks: int
     tokens: int = 0  # prompt + completion tokens, summed over every ask
     raw: str | None = None  # the last reply, whole (kept with a failure for inspection)
+    request_failed: bool = False  # the last ask got no reply at all (``reason`` says why), not an unreadable one
 
 
 def unwrap_fence(text: str) -> str:
@@ -59,6 +59,7 @@ def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_ve
     asks = [0] * n
     tokens = [0] * n
     raw: list[str | None] = [None] * n
+    failed = [False] * n
     pending = list(range(n))
     for _ in range(max_asks):
         if not pending:
@@ -69,7 +70,8 @@ def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_ve
             cost[i] += c.cost
             asks[i] += 1
             tokens[i] += c.prompt_tokens + c.completion_tokens
-            if not c.ok or c.text is None:
+            failed[i] = not c.ok or c.text is None
+            if failed[i]:
                 reasons[i] = f"request failed: {c.error}"
                 still.append(i)
                 continue
@@ -83,4 +85,4 @@ def ask_parsed(client: Any, conversations: list[list[dict[str, str]]], prompt_ve
                 {"role": "assistant", "content": c.text}, {"role": "user", "content": reask.format(problem=why)}]
             still.append(i)
         pending = still
-    return [Parsed(values[i], reasons[i], cost[i], asks[i], tokens[i], raw[i]) for i in range(n)]
+    return [Parsed(values[i], reasons[i], cost[i], asks[i], tokens[i], raw[i], failed[i]) for i in range(n)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,12 +71,6 @@ def run_suite(name: str, frame, checks: list[Check], docs_dir: str | Path | None
 def require(summary: dict[str, Any]) -> None:
     if not summary["success"]:
         raise ValidationFailed(summary)
-
-
-def write_summary(summary: dict[str, Any], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def _plain(v: Any) -> Any:

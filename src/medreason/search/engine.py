@@ -16,7 +16,9 @@ from the cache and an interrupted search resumes where it stopped.
 
 Formats: ``json`` (the paper's {"CoT": [...]}) and ``headers`` ("### Inner Thinking: title" ...) ask for a whole
 chain per request and re-ask on invalid output; ``scaffold`` (for small models that follow no format) builds the
-structure in code and asks for one piece at a time: the thinking, then a one-sentence conclusion (which the verifier judges like any other).
+structure in code and asks for one piece at a time: the thinking, then a one-sentence conclusion (which the verifier
+judges like any other). Its prose is in prompts/scaffold_*.txt: the two requests, the pieces that fill them in later
+rounds (the earlier reasoning, the strategy or the answer) and the two fixed Verification steps.
 """
 
 from __future__ import annotations
@@ -32,15 +34,17 @@ from medreason.search.steps import CONCLUSION, THINK, VERIFY, Step, final_conclu
     stream_of_search, to_headers, to_json
 
 BACKTRACKING = "Backtracking"
-# Fixed Verification steps of the scaffold: the model writes the thinking and the conclusion, code the structure.
-CHECK_TEXT = "Let me check this conclusion against the reasoning and the question."
-DOUBT_TEXT = "Wait, the conclusion \"{conclusion}\" does not hold up. Let me reconsider."
 
 
 def strategies() -> dict[str, str]:
     """Strategy name -> instruction, from prompts/search_strategies.txt ("Name: instruction" per line)."""
     lines = load_prompt("search_strategies").text.strip().splitlines()
     return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def scaffold_piece(name: str, **fields: str) -> str:
+    """A piece of the scaffold's prose (prompts/scaffold_<name>.txt, without its final newline), fields filled."""
+    return load_prompt(f"scaffold_{name}").text.strip().format(**fields)
 
 
 @dataclass
@@ -139,17 +143,17 @@ class Search:
         prompts = []
         for s in states:
             previous, instruction = "", ""
-            if s.kind != "init":
-                previous = f"\nEarlier reasoning:\n{stream_of_search(s.chain[:-1])}\nThat conclusion was wrong.\n"
-                instruction = ("Now " + self.strategies[strategy[id(s)]] + "." if s.kind == "strategy" else
-                               f"The correct answer is {s.problem['ground_truth']}. Reason towards it; do not say "
-                               f"you were told.")
+            if s.kind != "init":  # a block of its own: blank lines around it
+                previous = "\n" + scaffold_piece("think_previous", reasoning=stream_of_search(s.chain[:-1])) + "\n"
+                instruction = (scaffold_piece("think_strategy", strategy=self.strategies[strategy[id(s)]])
+                               if s.kind == "strategy" else
+                               scaffold_piece("think_label", answer=s.problem["ground_truth"]))
             prompts.append(think_t.format(question=s.problem["question"], previous=previous, instruction=instruction))
         thoughts = ask_parsed(self.teacher, [[{"role": "user", "content": p}] for p in prompts], think_v, text,
                               think_reask, self.cfg.max_asks, desc="search think", seed=seed)
         ok = [i for i, p in enumerate(thoughts) if p.value is not None]
         conclude = [concl_t.format(question=states[i].problem["question"], reasoning=thoughts[i].value,
-                                   hint=f"The correct answer is {states[i].problem['ground_truth']}."
+                                   hint=scaffold_piece("conclude_hint", answer=states[i].problem["ground_truth"])
                                    if states[i].kind == "label" else "") for i in ok]
         conclusions = ask_parsed(self.teacher, [[{"role": "user", "content": c}] for c in conclude], concl_v, text,
                                  concl_reask, self.cfg.max_asks, desc="search conclude", seed=seed)
@@ -163,9 +167,10 @@ class Search:
                 results[i] = (None, self._failure(c))
                 continue
             title = "Reasoning" if s.kind == "init" else strategy.get(id(s), "Reconsidering")
-            steps = [Step(THINK, thoughts[i].value, title), Step(CONCLUSION, c.value), Step(VERIFY, CHECK_TEXT)]
+            steps = [Step(THINK, thoughts[i].value, title), Step(CONCLUSION, c.value),
+                     Step(VERIFY, scaffold_piece("step_check"))]
             if s.kind != "init":
-                steps.insert(0, Step(VERIFY, DOUBT_TEXT.format(conclusion=final_conclusion(s.chain))))
+                steps.insert(0, Step(VERIFY, scaffold_piece("step_doubt", conclusion=final_conclusion(s.chain))))
             results[i] = (steps, None)
         return results
 

@@ -3,14 +3,13 @@
 Every process runs ``train_sft``; only the main process writes reports and talks to MLflow. Checkpoints go to a
 folder that survives an interrupted run (a DVC ``persist`` out): a re-run of the same configuration resumes from the
 newest complete checkpoint and ends at the same step; a different configuration (examples, training params, template,
-process count or base model: the ``fingerprint``) starts over; a finished run removes its checkpoints.
+process count or base model: ``sft_fingerprint``) starts over; a finished run removes its checkpoints
+(train/checkpoints.py). The loss curve goes through a ``CurveLogger``, fed from the Trainer's log history.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import shutil
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ from typing import Any
 from transformers import TrainerCallback
 
 from medreason.config import SFTConfig
+from medreason.tracking import CurveLogger
+from medreason.train.checkpoints import clear_checkpoints, fingerprint, prepare_checkpoints
 
-log = logging.getLogger(__name__)
-
-FINGERPRINT_FILE = "fingerprint.json"
-CURVE_COLUMNS = ("step", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s")
+CURVE_NAMES = ("epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s")
 
 
 def gradient_accumulation(cfg: SFTConfig, num_processes: int) -> int:
@@ -71,51 +69,22 @@ def trl_config(cfg: SFTConfig, output_dir: str | Path, num_processes: int, marke
 NOT_TRAINING = ("accelerate_config", "save_steps", "save_total_limit", "logging_steps", "save_dtype", "compliance")
 
 
-def fingerprint(examples: list[dict[str, Any]], cfg: SFTConfig, template: str | None, num_processes: int,
-                base_fingerprint: str) -> str:
-    import dataclasses
-    import hashlib
-
+def sft_fingerprint(examples: list[dict[str, Any]], cfg: SFTConfig, template: str | None, num_processes: int,
+                    base_fingerprint: str) -> str:
+    """What decides an SFT run's result: its checkpoints resume only a run of the same fingerprint."""
     training = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_TRAINING}
-    parts = [examples, training, template, num_processes, base_fingerprint]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _complete(path: Path) -> bool:
-    """The Trainer writes trainer_state.json last: a checkpoint without a readable one was interrupted."""
-    try:
-        json.loads((path / "trainer_state.json").read_text())
-        return True
-    except (OSError, ValueError):
-        return False
-
-
-def prepare_checkpoints(checkpoint_dir: Path, print_: str) -> str | None:
-    """Clear checkpoints of another configuration and interrupted ones; the checkpoint to resume from, if any."""
-    marker = checkpoint_dir / FINGERPRINT_FILE
-    if checkpoint_dir.is_dir():
-        old = json.loads(marker.read_text())["fingerprint"] if marker.is_file() else None
-        if old != print_:
-            log.warning("checkpoints in %s belong to another configuration (%s): starting over", checkpoint_dir, old)
-            shutil.rmtree(checkpoint_dir)
-    for path in checkpoint_dir.glob("checkpoint-*"):
-        if not _complete(path):
-            log.warning("removing incomplete checkpoint %s", path)
-            shutil.rmtree(path)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"fingerprint": print_}) + "\n")
-    done = list(checkpoint_dir.glob("checkpoint-*"))
-    return str(max(done, key=lambda p: int(p.name.rsplit("-", 1)[1]))) if done else None
+    return fingerprint(examples, training, template, num_processes, base_fingerprint)
 
 
 def train_sft(examples: list[dict[str, Any]], base_dir: str | Path, out_dir: str | Path,
               checkpoint_dir: str | Path, cfg: SFTConfig, template: str | None, base_fingerprint: str = "",
-              callbacks: tuple = ()) -> dict[str, Any]:
+              callbacks: tuple = (), curve: CurveLogger | None = None) -> dict[str, Any]:
     """Train on ``examples`` (sft_data.build_examples) from ``base_dir``; save the model to ``out_dir``.
 
-    Checkpoints (a shared folder on several nodes) are kept only while the run is unfinished. Returns the run's
-    summary: steps, where it resumed from, final loss, time, tokens, and the whole curve (from the Trainer's log
-    history, which a resumed run restores).
+    Checkpoints (a shared folder on several nodes) are kept only while the run is unfinished. The curve goes to
+    ``curve`` (a new ``CurveLogger(CURVE_NAMES)`` if None) as it grows. Returns the run's summary: steps, where it
+    resumed from, final loss, time, and the whole curve's rows (a resumed run's earlier steps from the Trainer's
+    log history, which it restores).
     """
     import torch
     from accelerate import PartialState
@@ -126,10 +95,11 @@ def train_sft(examples: list[dict[str, Any]], base_dir: str | Path, out_dir: str
 
     state = PartialState()
     checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
+    curve = curve if curve is not None else CurveLogger(CURVE_NAMES)
     choice = [None]
     if state.is_main_process:
-        choice = [prepare_checkpoints(checkpoint_dir, fingerprint(examples, cfg, template, state.num_processes,
-                                                                   base_fingerprint))]
+        choice = [prepare_checkpoints(checkpoint_dir, sft_fingerprint(examples, cfg, template, state.num_processes,
+                                                                      base_fingerprint))]
     broadcast_object_list(choice)  # every rank resumes from the checkpoint the main process chose
     resume = choice[0]
 
@@ -141,7 +111,7 @@ def train_sft(examples: list[dict[str, Any]], base_dir: str | Path, out_dir: str
     # fp32 master weights (as the authors load them); bf16 is autocast, not storage.
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
-                         processing_class=tokenizer, callbacks=[CurveCallback(), *callbacks])
+                         processing_class=tokenizer, callbacks=[CurveCallback(curve), *callbacks])
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start
@@ -150,13 +120,12 @@ def train_sft(examples: list[dict[str, Any]], base_dir: str | Path, out_dir: str
         trainer.model.to(getattr(torch, cfg.save_dtype))
     trainer.save_model(str(out_dir))
     state.wait_for_everyone()
-    if state.is_main_process:  # finished: a re-run must train again, not resume at the last step
-        for path in checkpoint_dir.glob("checkpoint-*"):
-            shutil.rmtree(path)
+    if state.is_main_process:
+        clear_checkpoints(checkpoint_dir)
     return {"global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
             "resumed_from": Path(resume).name if resume else None, "train_loss": result.training_loss,
             "seconds": round(seconds, 2), "gradient_accumulation": trainer.args.gradient_accumulation_steps,
-            "num_processes": state.num_processes, "curve": curve_rows(trainer.state.log_history)}
+            "num_processes": state.num_processes, "curve": curve.rows}
 
 
 def curve_rows(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
@@ -179,17 +148,12 @@ def curve_rows(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
 
 
 class CurveCallback(TrainerCallback):
-    """Sends the training curve to the active MLflow run as it grows (after a resume, the earlier steps first)."""
+    """Feeds a CurveLogger from the Trainer's log history as it grows (after a resume, the restored steps first; the
+    logger skips the steps it has). Every process keeps the rows; only the main one has an MLflow run to log to."""
 
-    def __init__(self) -> None:
-        self.logged_step = 0
+    def __init__(self, curve: CurveLogger) -> None:
+        self.curve = curve
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        import mlflow
-
-        if not state.is_world_process_zero or mlflow.active_run() is None:
-            return
         for row in curve_rows(state.log_history):
-            if row["step"] > self.logged_step:
-                mlflow.log_metrics({f"train.{k}": float(v) for k, v in row.items() if k != "step"}, step=row["step"])
-                self.logged_step = row["step"]
+            self.curve.log(**row)

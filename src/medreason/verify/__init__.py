@@ -9,7 +9,7 @@ Every verifier judges only the final answer (``final_answer``: the text after th
 runs the commitment guard first (``guard.check``: empty, hedged, negated, self-certifying or grader-addressing
 answers are not correct, whatever the verifier would say). Names:
 
-  lexical     normalised containment and token overlap (no model)
+  lexical     containment and overlap of folded answer tokens (no model)
   embedding   all-MiniLM-L6-v2 cosine similarity, best clause (threshold=...)
   combined    lexical, plus embeddings where they confirm partial lexical evidence
   default     combined with its tuned defaults (offline, CPU)

@@ -7,7 +7,8 @@ The audit set is a JSON list of {kind, question, response, reference, label}. Ba
 recall and specificity) is the figure to compare: the shared set has three negatives for every positive, so
 plain accuracy flatters a verifier that says "no" too often. Per kind, a kind with one class only has the
 balanced accuracy of that class's rate. ``substring`` is the baseline: the normalised reference found anywhere
-in the response, with no guard. The report lists every wrong verdict with the verifier's reason.
+in the response, with no guard. The report lists every wrong verdict with the verifier's reason. The CLI and the
+audit_verifier stage write the same report (``audit_report``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Iterable
 
 from medreason.data.schema import normalise
 
@@ -96,6 +98,37 @@ def audit(verifier, pairs: list[AuditPair]) -> dict:
     return report
 
 
+def audit_report(names: Iterable[str], pairs: list[AuditPair], set_path: str | Path,
+                 build: Callable[[str], Any] | None = None) -> dict:
+    """Audit each verifier named (``substring``: the baseline; any other built by ``build``, default
+    ``load_verifier``) on ``pairs`` read from ``set_path``: the report of the CLI and of the audit_verifier stage.
+    ``verifier`` is the first named (the stage names the configured one first); ``llm_usage`` the totals of each
+    verifier that asks a chat model."""
+    from medreason.verify import load_verifier
+
+    build = build or load_verifier
+    names = list(dict.fromkeys(names))
+    report = {"set": str(set_path), "pairs": len(pairs), "verifier": names[0] if names else None, "verifiers": {},
+              "llm_usage": {}}
+    for name in names:
+        verifier = SubstringBaseline() if name == "substring" else build(name)
+        report["verifiers"][name] = audit(verifier, pairs)
+        client = getattr(verifier, "client", None)
+        if client is not None:
+            report["llm_usage"][name] = client.report()
+    return report
+
+
+def summary(report: dict) -> str:
+    """One line per verifier of an ``audit_report``."""
+    lines = []
+    for name, r in report["verifiers"].items():
+        o = r["overall"]
+        lines.append(f"{name:>10}  balanced {o['balanced_accuracy']}  accuracy {o['accuracy']}  precision "
+                     f"{o['precision']}  recall {o['recall']}  fp {o['fp']}  fn {o['fn']}  {r['seconds']:.1f}s")
+    return "\n".join(lines)
+
+
 class SubstringBaseline:
     """The baseline to beat: the normalised reference as a substring of the whole response (no guard, no cut).
 
@@ -120,7 +153,7 @@ class SubstringBaseline:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from medreason.verify import load_verifier
+    from medreason.tracking import publish
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--verifier", nargs="+", default=["default"],
@@ -129,19 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="reports/verifier_audit.json")
     args = parser.parse_args(argv)
 
-    pairs = read_audit_set(args.set)
-    reports = {}
-    for name in args.verifier:
-        report = audit(SubstringBaseline() if name == "substring" else load_verifier(name), pairs)
-        reports[name] = report
-        o = report["overall"]
-        print(f"{name:>10}  balanced {o['balanced_accuracy']:.3f}  accuracy {o['accuracy']:.3f}  "
-              f"precision {o['precision']}  recall {o['recall']}  fp {o['fp']}  fn {o['fn']}  "
-              f"{report['seconds']:.1f}s", file=sys.stderr)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"set": str(args.set), "pairs": len(pairs), "verifiers": reports}, indent=2) + "\n",
-                   encoding="utf-8")
+    report = audit_report(args.verifier, read_audit_set(args.set), args.set)
+    publish(report, args.out)  # no MLflow run here: it writes the file
+    print(summary(report), file=sys.stderr)
     return 0
 
 

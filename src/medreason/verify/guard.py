@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 
 from medreason.verify.match import Located, Mention, locate, split_clauses
-from medreason.verify.normalize import content, tokens
+from medreason.verify.tokens import content, tokens
 
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instruction|prompt|rule|rubric|above|previous|prior)s?\b"
@@ -77,7 +77,7 @@ _NEGATIVE_STEM = re.compile(
     re.I,
 )
 
-# Context around a mention, as normalised tokens (articles dropped, "n't" is the token "t", "does" is "doe").
+# Context around a mention, as folded tokens (tokens.py: articles dropped, "n't" is the token "t", "does" is "doe").
 _DISMISS_BEFORE = re.compile(
     r"\b(?:over|versus|vs|v)$"
     r"|\b(?:rather than|instead of|other than|unlike|rule out|ruled out|ruling out|rule|exclude|excluded|excluding"
@@ -167,10 +167,3 @@ def mention_role(located: Located, m: Mention, lenient: bool) -> str:
     if opener.startswith(ASIDE_OPENERS) or (aside and not _STATEMENT_WORDS & set(aside.group(1).split())):
         return "aside"
     return "committed"
-
-
-_OBJECTIONS = {
-    "dismissed": "dismisses the reference",
-    "negated": "negates the reference",
-    "hedged": "offers the reference as one of several answers",
-}

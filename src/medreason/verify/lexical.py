@@ -1,6 +1,6 @@
-"""Lexical verifier: the reference, normalised, found in the final answer.
+"""Lexical verifier: the reference, as tokens, found in the final answer.
 
-Everything is compared on normalised tokens (normalize.py: case, Unicode, punctuation, articles, plurals,
+Everything is compared on folded tokens (tokens.py: case, Unicode, punctuation, articles, plurals,
 numbers and units, abbreviations, synonyms) with tolerant token equality (match.same_token: inflections and
 typos, never numbers or direction words). Correct when, in a mention the guard would call committed:
 1. containment: the reference, or the head of "X (qualifier)" with the qualifier elsewhere, or its "(ACRONYM)",
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from medreason.verify.base import Verifier, VerifyResult
 from medreason.verify.guard import mention_role, negative_stem
 from medreason.verify.match import MENTION_RECALL, bag_match, critical_order, critical_pairs, locate, pairs_present
-from medreason.verify.normalize import content, tokens
+from medreason.verify.tokens import content, tokens
 
 
 @dataclass(frozen=True)

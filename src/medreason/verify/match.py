@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from medreason.verify.normalize import CRITICAL, STOPWORDS, content, tokens
+from medreason.verify.tokens import CRITICAL, STOPWORDS, content, tokens
 
 # Suffixes that change the meaning of a medical word: "prolactin" is not "prolactinoma", "nephritic" not
 # "nephrotic", "painless" not "painful". Words that differ in one are never spelling variants of each other.

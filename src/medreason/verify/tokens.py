@@ -1,4 +1,7 @@
-"""Text normalisation for answer matching: two spellings of the same answer become the same token list.
+"""Answer tokens for matching: two spellings of the same answer become the same token list.
+
+Not data.schema.normalise (NFKC, case and white space, for ids and exact comparison of whole texts): this is the
+verifier's much deeper folding into tokens, for answers only.
 
 What is folded, in order: Unicode (NFKC, case, accents, Greek letters, degree and percent signs), possessives,
 punctuation (hyphens and slashes separate words), thousands separators, letters glued to digits ("5mg", "LKM2"),
@@ -327,7 +330,7 @@ def _format_number(value: float) -> str:
 
 @lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[str, ...]:
-    """The normalised tokens of ``text`` (articles dropped, negation and direction words kept)."""
+    """The folded tokens of ``text`` (articles dropped, negation and direction words kept)."""
     text = _fold_unicode(text)
     text = _POSSESSIVE.sub("", text)
     text = _THOUSANDS.sub("", text)
@@ -397,6 +400,6 @@ def content(toks: tuple[str, ...] | list[str]) -> list[str]:
     return [t for t in toks if t not in STOPWORDS]
 
 
-def normalize(text: str) -> str:
-    """The normalised text, tokens joined by single spaces (for display and containment)."""
+def token_text(text: str) -> str:
+    """The tokens of ``text`` joined by single spaces (for display and containment)."""
     return " ".join(tokens(text))
