@@ -55,7 +55,6 @@ def main() -> None:
             return
         import mlflow
 
-        del summary["curve"]  # the plot's, not the report's
         questions = [r["question"] for r in read_rows(EVAL)][:cfg.compliance.max_questions or None]
         compliance = {name: format_compliance(folder, questions, cfg.compliance.max_new_tokens,
                                               cfg.compliance.batch_size)

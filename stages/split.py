@@ -13,7 +13,7 @@ from pathlib import Path
 
 from medreason.config import SPLITS, load_params
 from medreason.curate.problems import PROBLEM_COLUMNS
-from medreason.curate.split import ASSIGNMENT_COLUMNS, funnel_rows, split_problems
+from medreason.curate.split import ASSIGNMENT_COLUMNS, funnel_counts, funnel_rows, split_problems
 from medreason.data.benchmarks import benchmark_questions
 from medreason.data.frames import read_rows, write_rows
 from medreason.tracking import log_dataset, publish, publish_csv, stage_run
@@ -39,7 +39,7 @@ def main() -> None:
         write_rows(result.assignments, OUT_DIR / "assignments.parquet", columns=ASSIGNMENT_COLUMNS)
         report = {**result.report, "benchmarks": eval_info}
         funnel = funnel_rows(json.loads(CURATE_REPORT.read_text()), result.report)
-        report["funnel"] = {row["step"][3:].replace(" ", "_"): row["count"] for row in funnel}  # "01 after dedup"
+        report["funnel"] = funnel_counts(funnel)
         publish(report, REPORT)
         publish_csv(funnel, FUNNEL, ["step", "count"])
         log_dataset(PROBLEMS, name="problems", context="input")

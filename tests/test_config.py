@@ -1,11 +1,9 @@
-import dataclasses
-import types
 import typing
 
 import pytest
 import yaml
 
-from medreason.config import ConfigError, Params, build, load_params
+from medreason.config import ConfigError, Params, build, complete, load_params
 
 from conftest import ROOT
 
@@ -55,36 +53,27 @@ def test_hf_source_with_medmcqa_rows():
     assert p.ingest.sources[0].row_schema == "medmcqa"
 
 
-def _missing(cls, data, where=""):
-    """Field paths of dataclass ``cls`` absent from its YAML ``data`` (a key with null counts as present)."""
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        path = f"{where}.{f.name}" if where else f.name
-        if f.name not in data:
-            yield path
-            continue
-        tp, value = hints[f.name], data[f.name]
-        if value is None:
-            continue
-        if typing.get_origin(tp) in (typing.Union, types.UnionType):  # X | None
-            tp = next(a for a in typing.get_args(tp) if a is not type(None))
-        if dataclasses.is_dataclass(tp):
-            yield from _missing(tp, value, path)
-        elif typing.get_origin(tp) is tuple and dataclasses.is_dataclass(typing.get_args(tp)[0]):
-            for i, item in enumerate(value):
-                yield from _missing(typing.get_args(tp)[0], item, f"{path}[{i}]")
-        elif typing.get_origin(tp) is dict and dataclasses.is_dataclass(typing.get_args(tp)[1]):
-            for key, item in value.items():
-                yield from _missing(typing.get_args(tp)[1], item, f"{path}.{key}")
-
-
 def test_every_field_is_in_params_yaml():
     """`dvc params diff` sees only what params.yaml lists: every setting, defaults included, must be there."""
     load_params(ROOT / "params.yaml")
     data = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert list(_missing(Params, data)) == []
+    assert complete(Params, data) == []
     del data["verify"]["threshold"], data["curate"]["answerers"][0]["batch_size"]
-    assert list(_missing(Params, data)) == ["verify.threshold", "curate.answerers[0].batch_size"]
+    assert complete(Params, data) == ["verify.threshold", "curate.answerers[0].batch_size"]
+    assert data["verify"]["threshold"] == 0.4 and data["curate"]["answerers"][0]["batch_size"] == 8
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_a_recipe_leaves_every_field_in_params_yaml(recipe, tmp_path):
+    """A recipe replaces lists whole (its answerers, its sources): applying it writes their items' defaults too."""
+    from medreason.recipes import main
+
+    params = tmp_path / "params.yaml"
+    params.write_text((ROOT / "params.yaml").read_text())
+    main([str(recipe), "--params", str(params)])
+    data = yaml.safe_load(params.read_text())
+    assert complete(Params, data) == []
+    load_params(params)
 
 
 def test_the_verifier_choices_are_the_registered_verifiers():

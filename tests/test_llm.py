@@ -12,11 +12,11 @@ import time
 import urllib.request
 
 import pytest
+import torch
 
 from medreason.config import LLMConfig, PriceConfig
 from medreason.llm.client import LLMClient
 from medreason.llm.loopback import LoopbackServer, request_key
-
 
 
 def conv(i):
@@ -205,6 +205,24 @@ def test_runtime_samples_each_request_from_its_own_seed_whatever_the_batch(base_
     # The kept log-probs are the model's, at the sampling temperature: scoring the continuation gives them back.
     scored = model.continuation_logprobs(prompts[:2], [g.token_ids for g in batched[:2]], temperature=0.9)
     assert all(abs(a - b) < 1e-3 for g, s in zip(batched[:2], scored) for a, b in zip(g.logprobs, s))
+
+
+@pytest.mark.slow
+def test_runtime_greedy_decoding_equals_transformers_generate(base_model):
+    from medreason.llm.local import LocalModel
+
+    model = LocalModel(base_model)
+    prompts = model.chat_prompts(VITAMINS[:4] + [[{"role": "user", "content": "What causes scurvy? Be brief."}]])
+    ours = model.generate(prompts, 24, batch_size=5)
+    tok = model.tokenizer
+    width = max(map(len, prompts))
+    ids = torch.tensor([[tok.pad_token_id] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    out = model.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=24, do_sample=False,
+                               pad_token_id=tok.pad_token_id)
+    for g, row in zip(ours, out[:, width:].tolist()):
+        assert row[:len(g.token_ids)] == g.token_ids
+        assert g.finished or len(g.token_ids) == 24
 
 
 def test_cache_key_covers_everything_that_decides_a_local_answer(tmp_path):

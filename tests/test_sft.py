@@ -141,12 +141,14 @@ def tiny_examples(tokenizer, demo_records):
 
 @pytest.fixture(scope="module")
 def reference_run(base_model, tiny_examples, tmp_path_factory):
-    from medreason.train.sft import train_sft
+    from medreason.tracking import CurveLogger
+    from medreason.train.sft import CURVE_NAMES, train_sft
 
     examples, template = tiny_examples
     out = tmp_path_factory.mktemp("sft")
-    summary = train_sft(examples, base_model, out / "model", out / "ckpt", TINY, template, "data-1")
-    return out, summary
+    curve = CurveLogger(CURVE_NAMES)
+    summary = train_sft(examples, base_model, out / "model", out / "ckpt", TINY, template, "data-1", curve=curve)
+    return out, {**summary, "curve": curve.rows}
 
 
 @pytest.mark.slow
@@ -184,8 +186,8 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_ends_where_an_u
         reference_run, base_model, tiny_examples, tmp_path, monkeypatch, mlflow_store):
     import mlflow
 
-    from medreason.tracking import stage_run
-    from medreason.train.sft import train_sft
+    from medreason.tracking import CurveLogger, stage_run
+    from medreason.train.sft import CURVE_NAMES, train_sft
 
     examples, template = tiny_examples
     _, reference = reference_run
@@ -197,8 +199,10 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint_and_ends_where_an_u
     (ckpt / "checkpoint-3").mkdir()
     assert sorted(p.name for p in ckpt.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
     monkeypatch.chdir(tmp_path)
+    curve = CurveLogger(CURVE_NAMES)
     with stage_run("sft") as run:
-        resumed = train_sft(examples, base_model, tmp_path / "model", ckpt, TINY, template, "data-1")
+        resumed = train_sft(examples, base_model, tmp_path / "model", ckpt, TINY, template, "data-1", curve=curve)
+    resumed["curve"] = curve.rows
     assert resumed["resumed_from"] == "checkpoint-2"
     # The resumed run's MLflow curve has the restored steps too, each once.
     history = mlflow.MlflowClient(mlflow_store).get_metric_history(run.info.run_id, "train.loss")

@@ -9,6 +9,7 @@ it), so ``dvc params diff`` shows every setting.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class SourceConfig:
     format: Literal[RowSchema, "hf"]
     path: str  # a file for medqa/medmcqa/huatuo; a dataset id or local dataset folder for hf
     split: str = "train"
-    cop_base: int | None = None  # medmcqa rows: 1 for the original release (1-4), 0 for the HF copy (0-3)
+    cop_base: Literal[0, 1] | None = None  # medmcqa rows: 1 for the original release (1-4), 0 for the HF copy (0-3)
     schema: RowSchema | None = None  # hf only: which row format the dataset has
     name: str | None = None  # hf only: dataset configuration name
 
@@ -52,7 +53,7 @@ class SourceConfig:
             raise ConfigError(f"schema: an hf source needs schema, one of {', '.join(typing.get_args(RowSchema))}")
         if self.format != "hf" and (self.schema is not None or self.name is not None):
             raise ConfigError("schema/name: only hf sources take them")
-        if self.row_schema == "medmcqa" and self.cop_base not in (0, 1):
+        if self.row_schema == "medmcqa" and self.cop_base is None:
             raise ConfigError("cop_base: a medmcqa source needs cop_base 1 (original release) or 0 (HF copy)")
         if self.row_schema != "medmcqa" and self.cop_base is not None:
             raise ConfigError("cop_base: only medmcqa sources take it")
@@ -217,12 +218,12 @@ class BenchmarkConfig:
     path: str
     field: str = "question"  # table only: the question column
     required: bool = False  # absent and not required: skipped, and the report says so
-    cop_base: int | None = None  # medmcqa only: 1 for the original release (cop 1-4), 0 for the HF copy
+    cop_base: Literal[0, 1] | None = None  # medmcqa only: 1 for the original release (cop 1-4), 0 for the HF copy
 
     def __post_init__(self) -> None:
         if self.format != "table" and self.field != "question":
             raise ConfigError("field: only table benchmarks take it (the other formats know their question)")
-        if (self.format == "medmcqa") != (self.cop_base is not None) or self.cop_base not in (None, 0, 1):
+        if (self.format == "medmcqa") != (self.cop_base is not None):
             raise ConfigError("cop_base: a medmcqa benchmark needs cop_base 1 (original release) or 0 (HF copy); "
                               "no other takes it")
 
@@ -329,6 +330,36 @@ class Params:
         names = [b.name for b in self.benchmarks]
         if len(set(names)) != len(names) or "eval_split" in names:
             raise ConfigError(f"benchmarks: names must be unique and not eval_split (our own split), got {names}")
+
+
+def complete(cls: type, data: dict, where: str = "") -> list[str]:
+    """Write every field of dataclass ``cls`` missing from its YAML ``data`` (a mapping, changed in place) with its
+    default, recursively (list items and mapping values of dataclasses too); returns the paths written. A key with
+    null counts as present; a required field without a default is left for ``build`` to report."""
+    filled = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        path = _join(where, f.name)
+        if f.name not in data:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+                data[f.name] = json.loads(json.dumps(default, default=dataclasses.asdict))  # plain YAML types
+                filled.append(path)
+            continue
+        tp, value = hints[f.name], data[f.name]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):  # X | None
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        if value is None:
+            continue
+        if dataclasses.is_dataclass(tp):
+            filled += complete(tp, value, path)
+        elif typing.get_origin(tp) is tuple and dataclasses.is_dataclass(typing.get_args(tp)[0]):
+            for i, item in enumerate(value):
+                filled += complete(typing.get_args(tp)[0], item, f"{path}[{i}]")
+        elif typing.get_origin(tp) is dict and dataclasses.is_dataclass(typing.get_args(tp)[1]):
+            for key, item in value.items():
+                filled += complete(typing.get_args(tp)[1], item, f"{path}.{key}")
+    return filled
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -2,9 +2,10 @@
 
 The markers are defined here and nowhere else. Callers need two different readings of a reply:
 
-- ``follows_format`` (strict): exactly one ``## Thinking`` and exactly one ``## Final Response``, in that order.
-  What SFT teaches and what the RL reward pays for: a reply that repeats or omits a marker earns the format value
-  0 and is counted non-compliant, because rewarding it would teach the policy to loop.
+- ``follows_format`` (strict): exactly one ``## Thinking`` and exactly one ``## Final Response``, in that order;
+  ``final_response`` the text after the marker of such a reply. What SFT teaches and what the RL reward pays for: a
+  reply that repeats or omits a marker earns the format value 0 and is counted non-compliant, because rewarding it
+  would teach the policy to loop.
 - ``final_answer`` (lenient): the text after the LAST ``## Final Response``, else the whole reply. What the
   verifiers and answer extraction judge: a reasoning trace may weigh an answer and conclude otherwise, so only the
   conclusion counts, and a reply without markers (a teacher's, a base model's) is still judged on what it says.

@@ -41,7 +41,7 @@ def apply_recipe(params: dict, recipe: str | Path) -> dict:
 def main(argv: list[str] | None = None) -> None:
     import json
 
-    from medreason.config import Params, build
+    from medreason.config import Params, build, complete
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", help="a params profile, e.g. configs/paper.yaml")
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     with open(args.params, encoding="utf-8") as f:
         params = _yaml().load(f)
     merged = apply_recipe(params, args.recipe)
+    complete(Params, merged)  # a list the recipe replaced lists its items' defaults too: every field stays visible
     build(Params, json.loads(json.dumps(merged)))  # plain types for the validator; raises ConfigError
     if not args.check:
         with open(args.params, "w", encoding="utf-8") as f:

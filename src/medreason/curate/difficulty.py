@@ -77,8 +77,8 @@ class LoglikAnswerer:
 
     def __init__(self, model_dir: str, batch_size: int, cache_path: str | Path):
         self.runtime = LocalModel(model_dir)
-        self.model_dir, self.batch_size = str(model_dir), batch_size
-        self.model_id = f"{self.model_dir}@{self.runtime.fingerprint}"
+        self.batch_size = batch_size
+        self.model_id = f"{model_dir}@{self.runtime.fingerprint}"
         self.cache = ResponseCache(cache_path)
 
     def answer(self, items: list[dict[str, Any]]) -> tuple[list[str | None], dict[str, Any]]:
@@ -98,8 +98,8 @@ class LoglikAnswerer:
         todo.sort(key=lambda n: len(items[n]["question"]))  # batches of similar length pad little
         try:
             if todo:
-                self._load()
-            for start in tqdm(range(0, len(todo), self.batch_size), desc=f"loglik {self.model_dir}", unit="batch",
+                self._letter_ids()
+            for start in tqdm(range(0, len(todo), self.batch_size), desc=f"loglik {self.model_id}", unit="batch",
                               mininterval=1.0):
                 batch = todo[start:start + self.batch_size]
                 for n, letter in zip(batch, self._score([items[n] for n in batch])):
@@ -110,12 +110,12 @@ class LoglikAnswerer:
         return letters, {"model": self.model_id, "method": "loglik", "scored": len(todo),
                          "cache_hits": len(items) - len(todo)}
 
-    def _load(self) -> None:
+    def _letter_ids(self) -> None:
         tok = self.runtime.tokenizer
         # The first token of each letter as a reply starts: "A" (chat replies start without a space).
         self.letter_ids = {c: tok.encode(c, add_special_tokens=False)[0] for c in "ABCDE"}
         if len(set(self.letter_ids.values())) != 5:
-            raise ValueError(f"{self.model_dir}: the tokenizer does not give each option letter its own token")
+            raise ValueError(f"{self.runtime.model_dir}: the tokenizer does not give each option letter its own token")
 
     def _score(self, items: list[dict[str, Any]]) -> list[str]:
         logprobs = self.runtime.next_token_logprobs(

@@ -107,3 +107,8 @@ def funnel_rows(curate_report: dict[str, Any], split_report: dict[str, Any]) -> 
     steps.append(("after caps", sum(split_report["kept"].values())))
     steps += [(f"{s} split", split_report["kept"][s]) for s in ("search", "rl", "eval")]
     return [{"step": f"{i:02d} {name}", "count": count} for i, (name, count) in enumerate(steps, 1)]
+
+
+def funnel_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The funnel rows as a mapping for the report (and so MLflow metrics): "01 after dedup" -> after_dedup."""
+    return {row["step"][3:].replace(" ", "_"): row["count"] for row in rows}

@@ -105,6 +105,3 @@ class LocalBackend:
         self.generate_calls += 1
         return [Completion(text=g.text, prompt_tokens=g.prompt_tokens,
                            completion_tokens=g.completion_tokens - g.finished) for g in out]
-
-    async def aclose(self) -> None:
-        pass

@@ -10,10 +10,15 @@ carries its own seed and draws from its own generator, one draw per generated to
 requests given, longest prompt first (ties by position), never from arrival times. Decoding stops per sequence at
 EOS, and each sampled token's log-probability (at the sampling temperature) is kept, so RL rollouts need nothing
 else. What can still differ between two batchings of the same request is float arithmetic (padding changes matrix
-shapes): callers that need byte-identical results present the same requests in the same batches (the LLM client
-does: see client.py).
+shapes, and in bf16 that can move a token; in fp32 it did not in our tests). The LLM client forms its batches from
+the requests the cache has not answered, ordered by key: the same requests on an empty cache give the same texts,
+while a resumed run may batch a request with other neighbours.
 
-Every inference-time load of a causal LM goes through here (training loads its own, as TRL requires).
+Sampling follows transformers' ``generate`` defaults where params say nothing: top-k 50 (``top_k``, 0 = off). Other
+sampling settings of a folder's ``generation_config`` (e.g. a repetition penalty) are not applied.
+
+Every inference-time load of a causal LM goes through here (training loads its own, as TRL requires, and
+tracking.log_model loads one to hand the object to MLflow).
 """
 
 from __future__ import annotations
@@ -93,10 +98,6 @@ class LocalModel:
             self._model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype).to(self._device).eval()
         return self._model
 
-    @property
-    def device(self):
-        return self.model.device
-
     def eos_ids(self) -> set[int]:
         ids = {self.tokenizer.eos_token_id}
         configured = getattr(self.model.generation_config, "eos_token_id", None)
@@ -112,7 +113,7 @@ class LocalModel:
     # ---- generation ----------------------------------------------------------------------------------------------
     def generate(self, prompts: Sequence[list[int]], max_new_tokens: int, temperature: float = 0.0,
                  top_p: float = 1.0, seeds: Sequence[int] | None = None, batch_size: int = 8,
-                 progress: str | None = None) -> list[Generation]:
+                 progress: str | None = None, top_k: int = 50) -> list[Generation]:
         """One generation per prompt (token ids), in order. Greedy at temperature 0; else sampled with
         ``seeds[i]`` for prompt i. Batches of ``batch_size``, longest prompt first."""
         from tqdm import tqdm
@@ -126,21 +127,21 @@ class LocalModel:
                           disable=progress is None, mininterval=1.0):
             idx = order[start:start + batch_size]
             for i, g in zip(idx, self._generate_batch([prompts[i] for i in idx], max_new_tokens, temperature, top_p,
-                                                      [seeds[i] for i in idx])):
+                                                      top_k, [seeds[i] for i in idx])):
                 out[i] = g
         return out  # type: ignore[return-value]
 
     def _generate_batch(self, prompts: list[list[int]], max_new_tokens: int, temperature: float, top_p: float,
-                        seeds: list[int]) -> list[Generation]:
+                        top_k: int, seeds: list[int]) -> list[Generation]:
         import torch
         from transformers import DynamicCache
 
         model, pad = self.model, self.tokenizer.pad_token_id
-        eos = torch.tensor(sorted(self.eos_ids()))
+        eos = torch.tensor(sorted(self.eos_ids()), dtype=torch.long)
         ids, mask = self._left_pad(prompts)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-        cache = DynamicCache()
+        cache = DynamicCache(config=model.config)  # sliding-window layers need the config
         n = len(prompts)
         tokens = torch.full((n, max_new_tokens), pad, dtype=torch.long)
         logprobs = torch.zeros((n, max_new_tokens))
@@ -151,7 +152,7 @@ class LocalModel:
             for step in range(max_new_tokens):
                 logits = model(input_ids=step_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                                use_cache=True, logits_to_keep=1).logits[:, -1, :].float().cpu()
-                next_ids, next_lp = sample(logits, temperature, top_p, generators, done)
+                next_ids, next_lp = sample(logits, temperature, top_p, top_k, generators, done)
                 tokens[:, step], logprobs[:, step] = torch.where(done, pad, next_ids), next_lp
                 hit = ~done & torch.isin(next_ids, eos)
                 lengths[hit] = step + 1
@@ -201,26 +202,24 @@ class LocalModel:
 
         full = [list(p) + list(c) for p, c in zip(prompts, continuations, strict=True)]
         ids, mask = self._left_pad(full)
-        width = ids.shape[1]
+        keep = max(len(c) for c in continuations) + 1  # only the positions that predict continuation tokens
         with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask,
-                                position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits.float()
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                                logits_to_keep=keep).logits.float()
         logp = torch.log_softmax(logits / (temperature or 1.0), dim=-1)
         out = []
         for i, c in enumerate(continuations):
-            if not c:
-                out.append([])
-                continue
-            # Token t at position j is predicted by position j - 1; the continuation fills the last len(c) places.
-            pos = torch.arange(width - len(c) - 1, width - 1, device=logp.device)
-            out.append(logp[i, pos, torch.tensor(c, device=logp.device)].cpu().tolist())
+            # Token t at position j is predicted by position j - 1; the continuation fills the last len(c) places,
+            # so its predictors are the len(c) kept positions before the last.
+            pos = torch.arange(keep - len(c) - 1, keep - 1, device=logp.device)
+            out.append(logp[i, pos, torch.tensor(c, dtype=torch.long, device=logp.device)].cpu().tolist())
         return out
 
 
-def sample(logits, temperature: float, top_p: float, generators: list, done):
+def sample(logits, temperature: float, top_p: float, top_k: int, generators: list, done):
     """The next token of each row and its log-probability at ``temperature``: argmax at 0, else a draw from row i's
-    own generator (nucleus-filtered by ``top_p``). Rows already done draw nothing, so a row's random stream does not
-    depend on when its neighbours stop."""
+    own generator among its ``top_k`` most likely tokens (0: all), nucleus-filtered by ``top_p``. Rows already done
+    draw nothing, so a row's random stream does not depend on when its neighbours stop."""
     import torch
 
     if temperature <= 0:
@@ -229,6 +228,9 @@ def sample(logits, temperature: float, top_p: float, generators: list, done):
         return next_ids, logp.gather(1, next_ids[:, None])[:, 0]
     logp = torch.log_softmax(logits / temperature, dim=-1)
     probs = logp.exp()
+    if 0 < top_k < probs.shape[-1]:
+        probs = probs.masked_fill(probs < probs.topk(top_k, dim=-1).values[:, -1:], 0.0)
+        probs = probs / probs.sum(dim=-1, keepdim=True)  # top-p reads the mass of what top-k kept, as transformers
     if top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)
         drop = sorted_p.cumsum(dim=-1) - sorted_p > top_p  # keep the smallest head whose mass reaches top_p

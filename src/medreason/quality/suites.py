@@ -7,6 +7,7 @@ rule is an ordinary Great Expectations expectation with a count of the rows that
 from __future__ import annotations
 
 from medreason.config import SPLITS, MCQValidateConfig, ProblemsValidateConfig, SFTValidateConfig, SplitsValidateConfig
+from medreason.format import has_marker
 from medreason.data.schema import LETTERS, MAX_OPTIONS, MIN_OPTIONS, SOURCES
 from medreason.quality.runner import Check
 
@@ -155,12 +156,11 @@ def sft_suite(rows: list[dict], search_ids: set[str], expect: SFTValidateConfig)
     searched record from the search split."""
     import pandas as pd
 
-    headers = ("## thinking", "## final response")
     frame = pd.DataFrame({
         "id": [r["id"] for r in rows],
         "source": [r["source"] for r in rows],
         **{f"{f}_chars": [len((r.get(f) or "").strip()) for r in rows] for f in ("Question", "Complex_CoT", "Response")},
-        "headers_inside": [any(h in (r["Complex_CoT"] + r["Response"]).lower() for h in headers) for r in rows],
+        "headers_inside": [has_marker(r["Complex_CoT"]) or has_marker(r["Response"]) for r in rows],
         "from_search_split": [r["source"] != "search" or r["id"] in search_ids for r in rows],
     }, columns=["id", "source", "Question_chars", "Complex_CoT_chars", "Response_chars", "headers_inside",
                 "from_search_split"])

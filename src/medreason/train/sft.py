@@ -34,9 +34,9 @@ def gradient_accumulation(cfg: SFTConfig, num_processes: int) -> int:
 def trl_config(cfg: SFTConfig, output_dir: str | Path, num_processes: int, markers: bool):
     """TRL's SFTConfig for our params. Over-long examples were handled before (sft_data), so TRL truncates nothing."""
     from accelerate import PartialState
-    from trl import SFTConfig
+    from trl import SFTConfig as TRLConfig
 
-    return SFTConfig(
+    return TRLConfig(
         use_cpu=PartialState().device.type == "cpu",  # bf16 autocast on a CPU needs it outside `accelerate launch`
         output_dir=str(output_dir),
         num_train_epochs=cfg.epochs,
@@ -82,9 +82,8 @@ def train_sft(examples: list[dict[str, Any]], base_dir: str | Path, out_dir: str
     """Train on ``examples`` (sft_data.build_examples) from ``base_dir``; save the model to ``out_dir``.
 
     Checkpoints (a shared folder on several nodes) are kept only while the run is unfinished. The curve goes to
-    ``curve`` (a new ``CurveLogger(CURVE_NAMES)`` if None) as it grows. Returns the run's summary: steps, where it
-    resumed from, final loss, time, and the whole curve's rows (a resumed run's earlier steps from the Trainer's
-    log history, which it restores).
+    ``curve`` as it grows (a resumed run's earlier steps first, from the Trainer's log history, which it restores).
+    Returns the run's summary: steps, where it resumed from, final loss, time.
     """
     import torch
     from accelerate import PartialState
@@ -125,7 +124,7 @@ def train_sft(examples: list[dict[str, Any]], base_dir: str | Path, out_dir: str
     return {"global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
             "resumed_from": Path(resume).name if resume else None, "train_loss": result.training_loss,
             "seconds": round(seconds, 2), "gradient_accumulation": trainer.args.gradient_accumulation_steps,
-            "num_processes": state.num_processes, "curve": curve.rows}
+            "num_processes": state.num_processes}
 
 
 def curve_rows(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
