@@ -36,6 +36,7 @@ bench: setup
 	python bench/curate.py
 	python bench/llm_client.py
 	python bench/sft.py
+	python bench/local_runtime.py
 
 clean:
 	rm -rf $(VENV)

@@ -126,7 +126,9 @@ class LLMClient:
     # ---- many requests -----------------------------------------------------------------------------------------
     def chat_many(self, conversations: list[list[dict[str, str]]], prompt_version: str, desc: str = "llm",
                   **overrides: Any) -> list[Completion]:
-        """Answer every conversation (in order) with up to ``concurrency`` in flight; shows progress."""
+        """Answer every conversation (in order); shows progress. The cache is asked first and a request repeated in
+        the call is asked once; a server backend then has up to ``concurrency`` requests in flight, the local one
+        generates them in batches formed from the requests (``_ask_batches``)."""
         return asyncio.run(self.achat_many(conversations, prompt_version, desc=desc, **overrides))
 
     async def achat_many(self, conversations: list[list[dict[str, str]]], prompt_version: str, desc: str = "llm",
