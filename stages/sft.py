@@ -32,7 +32,7 @@ def main() -> None:
     from medreason.chat_template import training_template
     from medreason.llm.local import model_fingerprint
     from medreason.train.compliance import format_compliance
-    from medreason.train.sft import CURVE_NAMES, train_sft
+    from medreason.train.sft import CURVE_NAMES, CURVE_TIMINGS, train_sft
     from medreason.train.sft_data import build_examples
 
     params = load_params()
@@ -48,7 +48,7 @@ def main() -> None:
         print(f"sft: chat template {how}; {data_report}")
     run = stage_run("sft", cfg, system_metrics=True) if state.is_main_process else nullcontext()
     with run:
-        curve = CurveLogger(CURVE_NAMES)  # train.<name> metrics at each step, as training goes
+        curve = CurveLogger(CURVE_NAMES, timings=CURVE_TIMINGS)  # train.<name> metrics at each step
         summary = train_sft(examples, BASE, OUT, CHECKPOINTS, cfg, template, base_fingerprint=model_fingerprint(BASE),
                             curve=curve)
         if not state.is_main_process:
@@ -59,17 +59,19 @@ def main() -> None:
         compliance = {name: format_compliance(folder, questions, cfg.compliance.max_new_tokens,
                                               cfg.compliance.batch_size)
                       for name, folder in (("base", BASE), ("sft", OUT))}
+        # How this run went (its time, where it resumed) is MLflow's; the DVC-tracked report says what it made.
+        seconds, resumed_from = summary.pop("seconds"), summary.pop("resumed_from")
         report = {"chat_template": how, "data": data_report, "train": summary,
                   "format_compliance": {k: v["compliance"] for k, v in compliance.items()},
                   "eval_questions": len(questions), "max_new_tokens": cfg.compliance.max_new_tokens}
-        publish(report, REPORT)
+        publish(report, REPORT, timings={"train.seconds": seconds})
         curve.write(CURVE)
         write_jsonl([{"model": name, **ex} for name, c in compliance.items() for ex in c["examples"]], GENERATIONS)
         mlflow.log_artifact(str(GENERATIONS))
         log_dataset(DATA, name="sft", context="training")
-        mlflow.set_tags({"chat_template": how, "resumed_from": summary["resumed_from"] or ""})
+        mlflow.set_tags({"chat_template": how, "resumed_from": resumed_from or ""})
         version = log_model(OUT, "medreason-sft")
-    print(f"sft: {summary['global_step']} steps (resumed from {summary['resumed_from']}), loss {summary['train_loss']:.3f}; "
+    print(f"sft: {summary['global_step']} steps (resumed from {resumed_from}), loss {summary['train_loss']:.3f}; "
           f"format compliance base {report['format_compliance']['base']} -> sft {report['format_compliance']['sft']}; "
           f"registered medreason-sft v{version} (@newest)")
 

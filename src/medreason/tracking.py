@@ -74,16 +74,18 @@ def log_dataset(path: str | Path, name: str, context: str) -> None:
     mlflow.log_input(dataset, context=context)
 
 
-def publish(report: dict[str, Any], path: str | Path) -> None:
+def publish(report: dict[str, Any], path: str | Path, timings: Mapping[str, float] | None = None) -> None:
     """Write a stage's report (JSON, a DVC metric) and, inside an MLflow run, log its numeric leaves as metrics
-    (``metric_leaves``) and the file as an artifact. Outside a run (a CLI, a test) it only writes the file."""
+    (``metric_leaves``) and the file as an artifact. Outside a run (a CLI, a test) it only writes the file.
+    ``timings`` (seconds, throughputs: what differs between two identical runs) go to MLflow only, never into the
+    DVC-tracked file, so a re-run with nothing changed writes the same bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if _active_run() is not None:
         import mlflow
 
-        mlflow.log_metrics(metric_leaves(report))
+        mlflow.log_metrics({**metric_leaves(report), **metric_leaves(dict(timings or {}))})
         mlflow.log_artifact(str(path))
 
 
@@ -120,10 +122,13 @@ class CurveLogger:
     """A training loop's step curve: each row goes to the active MLflow run as ``<prefix>.<name>`` metrics at its step
     and is kept for the plot CSV (``write``). Any loop can call ``log``. A resumed loop passes the rows its checkpoint
     restored (logged to this run once, first) or replays them: a step not after the curve's last is already in it
-    and is skipped."""
+    and is skipped. Names in ``timings`` (tokens per second...) go to MLflow only: the CSV is DVC-tracked and must
+    not change between identical runs."""
 
-    def __init__(self, names: Sequence[str], rows: Iterable[Mapping[str, Any]] = (), prefix: str = "train"):
+    def __init__(self, names: Sequence[str], rows: Iterable[Mapping[str, Any]] = (), prefix: str = "train",
+                 timings: Sequence[str] = ()):
         self.columns = ("step", *names)
+        self.timings = tuple(timings)
         self.prefix = prefix
         self.rows: list[dict[str, Any]] = []
         for row in rows:
@@ -145,7 +150,8 @@ class CurveLogger:
         return True
 
     def write(self, path: str | Path) -> None:
-        publish_csv(self.rows, path, self.columns)
+        columns = [c for c in self.columns if c not in self.timings]
+        publish_csv(({c: row.get(c) for c in columns} for row in self.rows), path, columns)
 
 
 _NOT_IN_METRIC_NAMES = re.compile(r"[^\w\-./ ]")  # MLflow's rule (its Windows one: no colon)

@@ -21,6 +21,7 @@ from medreason.tracking import CurveLogger
 from medreason.train.checkpoints import clear_checkpoints, fingerprint, prepare_checkpoints
 
 CURVE_NAMES = ("epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s")
+CURVE_TIMINGS = ("tokens_per_s",)  # in MLflow, not in the DVC-tracked plot CSV
 
 
 def gradient_accumulation(cfg: SFTConfig, num_processes: int) -> int:
