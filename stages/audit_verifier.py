@@ -30,11 +30,11 @@ def main() -> None:
             mlflow.set_tag("audit.skipped", "audit set not found")
             return
         log_dataset(cfg.audit_set, name="verifier_audit", context="audit")
-        report, timings = audit_report((cfg.verifier, *cfg.compare), read_audit_set(cfg.audit_set), cfg.audit_set,
+        report, execution = audit_report((cfg.verifier, *cfg.compare), read_audit_set(cfg.audit_set), cfg.audit_set,
                               build=lambda name: verifier_from_params(name, cfg, params.llm,
                                                                       cache_path=str(CACHE_DIR / f"{name}.sqlite")))
-        publish(report, REPORT, timings)
-    print(summary(report, timings))
+        publish(report, REPORT, execution)
+    print(summary(report, execution))
 
 
 if __name__ == "__main__":

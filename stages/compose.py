@@ -28,8 +28,8 @@ def main() -> None:
         from medreason.search.compose import compose, read_sft_file
 
         if cfg.source == "file":
-            records, report = read_sft_file(cfg.sft_file), {"source": "file", "file": cfg.sft_file}
-            report["composed"] = len(records)
+            records = read_sft_file(cfg.sft_file)
+            report, execution = {"source": "file", "file": cfg.sft_file, "composed": len(records)}, {}
         else:
             from medreason.llm.client import LLMClient
             from medreason.verify import verifier_from_params
@@ -41,9 +41,9 @@ def main() -> None:
                 records, report = compose(read_jsonl(TRAJECTORIES), teacher, verifier, cfg.max_asks,
                                           scaffold=cfg.format == "scaffold",
                                           exclude_label_hinted=cfg.exclude_label_hinted)
-            report = {"source": "search", **report, "teacher": teacher.report()}
+            report, execution = {"source": "search", **report}, {"teacher": teacher.report()}
         write_jsonl(records, OUT)
-        publish(report, REPORT)
+        publish(report, REPORT, execution)
         log_dataset(OUT, name="sft", context="output")
     print(f"compose: {report['composed']} SFT records ({report.get('dropped', {})} dropped)")
 

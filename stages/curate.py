@@ -44,7 +44,7 @@ def main() -> None:
             result = curate(rows, predictions, cfg, teacher)
         write_rows(result.problems, OUT_DIR / "problems.parquet", columns=PROBLEM_COLUMNS)
         write_rows(result.ledger, OUT_DIR / "ledger.parquet")
-        publish(result.report, REPORT)
+        publish(result.report, REPORT, {"llm": teacher.report()} if teacher is not None else None)
         log_dataset(MCQ, name="mcq", context="input")
         log_dataset(OUT_DIR / "problems.parquet", name="problems", context="output")
     r = result.report

@@ -25,17 +25,18 @@ def main() -> None:
         rows = read_rows(MCQ)
         log_dataset(MCQ, name="mcq", context="input")
         out = [{"id": r["id"]} for r in rows]
-        report = {"mcq": len(rows), "answerers": {}}
+        report, execution = {"mcq": len(rows), "answerers": {}}, {"answerers": {}}
         for answerer in answerers:
             letters, usage = answer_all(answerer, rows, CACHE_DIR, params.llm.prices)
             correct = sum(letter == r["answer_idx"] for letter, r in zip(letters, rows))
             for o, letter in zip(out, letters):
                 o[f"pred_{answerer.name}"] = letter
             report["answerers"][answerer.name] = {
-                "accuracy": round(correct / max(1, len(rows)), 4), "no_answer": letters.count(None), **usage}
+                "accuracy": round(correct / max(1, len(rows)), 4), "no_answer": letters.count(None)}
+            execution["answerers"][answerer.name] = usage
             print(f"difficulty: {answerer.name} answered {correct}/{len(rows)} correctly")
         write_rows(out, OUT, columns=["id", *(f"pred_{a.name}" for a in answerers)])
-        publish(report, REPORT)
+        publish(report, REPORT, execution)
 
 
 if __name__ == "__main__":

@@ -35,17 +35,17 @@ def main() -> None:
         if cfg.max_problems:
             problems = problems[:cfg.max_problems]
         log_dataset(SPLIT, name="split_search", context="input")
-        trajectories, usage = [], {}
+        trajectories, execution = [], {}
         if problems:  # (source: file searches nothing: no model to load)
             verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
                                             cache_path=str(CACHE / "judge.sqlite"))
             teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
             with teacher:
                 trajectories = Search(cfg, teacher, verifier).run(problems)
-            usage = teacher.report()
+            execution = {"teacher": teacher.report()}
         write_jsonl(trajectories, OUT)
-        report = {**search_report(trajectories), "source": cfg.source, "teacher": usage}
-        publish(report, REPORT)
+        report = {**search_report(trajectories), "source": cfg.source}
+        publish(report, REPORT, execution)
         publish_csv(({"strategy": s, **v} for s, v in report["strategies"].items()), PLOT,
                     ["strategy", "used", "verified", "success_rate"])
     print(f"search: {report['problems']} problems, {report['verified']} verified "

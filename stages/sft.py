@@ -64,7 +64,7 @@ def main() -> None:
         report = {"chat_template": how, "data": data_report, "train": summary,
                   "format_compliance": {k: v["compliance"] for k, v in compliance.items()},
                   "eval_questions": len(questions), "max_new_tokens": cfg.compliance.max_new_tokens}
-        publish(report, REPORT, timings={"train.seconds": seconds})
+        publish(report, REPORT, execution={"train.seconds": seconds})
         curve.write(CURVE)
         write_jsonl([{"model": name, **ex} for name, c in compliance.items() for ex in c["examples"]], GENERATIONS)
         mlflow.log_artifact(str(GENERATIONS))

@@ -166,7 +166,7 @@ def test_llm_path_accounts_for_every_item(tmp_path):
     assert fate[8]["reason"] == "rewrite_invalid"
     assert all(p["method"] == "llm" and p["verdict"] == "Pass" for p in result.problems)
     assert result.report["in"] == len(plan) == result.report["kept"] + result.report["dropped"]
-    assert result.report["llm"]["failures"] == 0 and result.report["llm"]["answered"] == 9 + 2 + 5 + 3
+    assert teacher.report()["failures"] == 0 and teacher.report()["answered"] == 9 + 2 + 5 + 3
     # The re-asks are new turns of the same conversation: one request per ask, none repeated.
     assert max(srv.received.values()) == 1
 

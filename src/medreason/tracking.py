@@ -74,18 +74,19 @@ def log_dataset(path: str | Path, name: str, context: str) -> None:
     mlflow.log_input(dataset, context=context)
 
 
-def publish(report: dict[str, Any], path: str | Path, timings: Mapping[str, float] | None = None) -> None:
+def publish(report: dict[str, Any], path: str | Path, execution: Mapping[str, Any] | None = None) -> None:
     """Write a stage's report (JSON, a DVC metric) and, inside an MLflow run, log its numeric leaves as metrics
     (``metric_leaves``) and the file as an artifact. Outside a run (a CLI, a test) it only writes the file.
-    ``timings`` (seconds, throughputs: what differs between two identical runs) go to MLflow only, never into the
-    DVC-tracked file, so a re-run with nothing changed writes the same bytes."""
+    ``execution`` holds how this run went rather than what it made (seconds, tokens/s, requests sent, cache hits,
+    money spent this time): MLflow metrics only, never the DVC-tracked file, so two runs that make the same outputs
+    write the same report whatever their timing or cache."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if _active_run() is not None:
         import mlflow
 
-        mlflow.log_metrics({**metric_leaves(report), **metric_leaves(dict(timings or {}))})
+        mlflow.log_metrics({**metric_leaves(report), **metric_leaves(dict(execution or {}))})
         mlflow.log_artifact(str(path))
 
 

@@ -148,8 +148,7 @@ def curate(rows: list[dict[str, Any]], predictions: dict[str, list[str | None]],
     dropped = Counter(e["reason"] for e in ledger if e["dropped_at"] is not None)
     report = {"in": len(rows), "kept": len(problems), "dropped": sum(dropped.values()),
               "funnel": funnel, "by_reason": dict(sorted(dropped.items())),
-              "by_method": dict(Counter(p["method"] for p in problems)),
-              "llm": teacher.report() if teacher is not None else {}}
+              "by_method": dict(Counter(p["method"] for p in problems))}
     assert report["in"] == report["kept"] + report["dropped"]
     return CurateResult(ledger, problems, report)
 

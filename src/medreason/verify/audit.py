@@ -96,38 +96,37 @@ def audit(verifier, pairs: list[AuditPair]) -> dict:
 
 
 def audit_report(names: Iterable[str], pairs: list[AuditPair], set_path: str | Path,
-                 build: Callable[[str], Any] | None = None) -> tuple[dict, dict[str, float]]:
+                 build: Callable[[str], Any] | None = None) -> tuple[dict, dict[str, Any]]:
     """Audit each verifier named (``substring``: the baseline; any other built by ``build``, default
     ``load_verifier``) on ``pairs`` read from ``set_path``: the report of the CLI and of the audit_verifier stage.
-    ``verifier`` is the first named (the stage names the configured one first); ``llm_usage`` the totals of each
-    verifier that asks a chat model. Also returns each verifier's seconds (``<name>.seconds``: for MLflow, not the
-    report, which stays the same between identical runs)."""
+    ``verifier`` is the first named (the stage names the configured one first). Also returns how the run went, for
+    MLflow and not the report (which stays the same between identical runs): each verifier's seconds and, for one
+    that asks a chat model, its client's usage (requests, cache hits, tokens, cost)."""
     from medreason.verify import load_verifier
 
     build = build or load_verifier
     names = list(dict.fromkeys(names))
-    report = {"set": str(set_path), "pairs": len(pairs), "verifier": names[0] if names else None, "verifiers": {},
-              "llm_usage": {}}
-    timings = {}
+    report = {"set": str(set_path), "pairs": len(pairs), "verifier": names[0] if names else None, "verifiers": {}}
+    execution: dict[str, Any] = {"seconds": {}, "llm_usage": {}}
     for name in names:
         verifier = SubstringBaseline() if name == "substring" else build(name)
         start = time.perf_counter()
         report["verifiers"][name] = audit(verifier, pairs)
-        timings[f"{name}.seconds"] = round(time.perf_counter() - start, 2)
+        execution["seconds"][name] = round(time.perf_counter() - start, 2)
         client = getattr(verifier, "client", None)
         if client is not None:
-            report["llm_usage"][name] = client.report()
-    return report, timings
+            execution["llm_usage"][name] = client.report()
+    return report, execution
 
 
-def summary(report: dict, timings: dict[str, float]) -> str:
+def summary(report: dict, execution: dict[str, Any]) -> str:
     """One line per verifier of an ``audit_report``."""
     lines = []
     for name, r in report["verifiers"].items():
         o = r["overall"]
         lines.append(f"{name:>10}  balanced {o['balanced_accuracy']}  accuracy {o['accuracy']}  precision "
                      f"{o['precision']}  recall {o['recall']}  fp {o['fp']}  fn {o['fn']}  "
-                     f"{timings[f'{name}.seconds']:.1f}s")
+                     f"{execution['seconds'][name]:.1f}s")
     return "\n".join(lines)
 
 
@@ -164,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="reports/verifier_audit.json")
     args = parser.parse_args(argv)
 
-    report, timings = audit_report(args.verifier, read_audit_set(args.set), args.set)
+    report, execution = audit_report(args.verifier, read_audit_set(args.set), args.set)
     publish(report, args.out)  # no MLflow run here: it writes the file
-    print(summary(report, timings), file=sys.stderr)
+    print(summary(report, execution), file=sys.stderr)
     return 0
 
 
