@@ -192,7 +192,7 @@ class LLMClient:
                 done(k, self._answered(k, c))
 
     def report(self) -> dict[str, Any]:
-        """This run's usage totals, for MLflow: they depend on the cache (no secrets: the key never reaches the client)."""
+        """This run's usage totals, for MLflow: they depend on the cache (the API key never reaches the client)."""
         counts = ("requests", "answered", "failures", "retries", "cache_hits", "deduplicated", "prompt_tokens",
                   "completion_tokens")
         return {"model": self.backend.model_id, "backend": self.cfg.backend, **{k: self.stats[k] for k in counts},
