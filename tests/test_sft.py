@@ -158,7 +158,7 @@ def test_a_short_real_run_lowers_the_loss_and_saves_a_model(reference_run, base_
     out, summary = reference_run
     curve = summary["curve"]
     assert summary["global_step"] == summary["max_steps"] == 4 and summary["resumed_from"] is None
-    assert list((out / "ckpt").glob("checkpoint-*")) == []
+    assert [p.name for p in (out / "ckpt").iterdir()] == ["fingerprint.json"]  # nothing else: the out hashes the same
     assert [row["step"] for row in curve] == [1, 2, 3, 4]
     assert curve[-1]["loss"] < curve[0]["loss"] and all(row["tokens_per_s"] > 0 for row in curve)
     model = AutoModelForCausalLM.from_pretrained(out / "model")

@@ -48,9 +48,12 @@ def prepare_checkpoints(checkpoint_dir: str | Path, run_fingerprint: str,
 
 
 def clear_checkpoints(checkpoint_dir: str | Path) -> None:
-    """A finished run's checkpoints: a re-run must train again, not resume at the last step."""
-    for path in Path(checkpoint_dir).glob("checkpoint-*"):
-        shutil.rmtree(path)
+    """A finished run leaves only its fingerprint: a re-run must train again, not resume at the last step, and the
+    folder (a DVC out) must hash the same after every identical run (TRL also writes a model card there, its tags
+    in set order, which varies between processes)."""
+    for path in Path(checkpoint_dir).iterdir():
+        if path.name != FINGERPRINT_FILE:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _complete(state: Path) -> bool:
