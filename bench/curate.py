@@ -101,8 +101,7 @@ def main() -> None:
         hits = find_overlaps(train_texts, evals)
         decontam_seconds = time.perf_counter() - t4
         t4 = time.perf_counter()
-        find_overlaps(train_texts, evals, boilerplate=split_cfg.boilerplate,
-                      groups=[k // 2 for k in range(len(train_texts))])
+        find_overlaps(train_texts, evals, boilerplate=split_cfg.boilerplate)
         boilerplate_seconds = time.perf_counter() - t4
         sample = random.Random(args.seed + 3).sample(range(len(train_texts)), min(NAIVE_SAMPLE, len(train_texts)))
         t5 = time.perf_counter()

@@ -11,10 +11,11 @@ from pathlib import Path
 from medreason.config import load_params
 from medreason.tracking import log_dataset, publish, stage_run
 from medreason.verify import verifier_from_params
-from medreason.verify.audit import audit_report, read_audit_set, summary
+from medreason.verify.audit import audit_report, generated_pairs, read_audit_set, read_records, summary
 
 REPORT = Path("reports/verifier_audit.json")
 CACHE_DIR = Path("data/cache/verifier_audit")  # the LLM judge's answers, kept across runs
+NO_GUARD = "/no_guard"  # a judge or classifier audited without the commitment guard in front
 
 
 def main() -> None:
@@ -30,11 +31,28 @@ def main() -> None:
             mlflow.set_tag("audit.skipped", "audit set not found")
             return
         log_dataset(cfg.audit_set, name="verifier_audit", context="audit")
-        report, execution = audit_report((cfg.verifier, *cfg.compare), read_audit_set(cfg.audit_set), cfg.audit_set,
-                              build=lambda name: verifier_from_params(name, cfg, params.llm,
-                                                                      cache_path=str(CACHE_DIR / f"{name}.sqlite")))
+        records = read_records(cfg.audit_records) if Path(cfg.audit_records).is_file() else None
+        pairs = read_audit_set(cfg.audit_set, records) + (generated_pairs(records) if records else [])
+        report, execution = audit_report(audited(cfg), pairs, cfg.audit_set, build=lambda name: build(name, params),
+                                         tune_records=cfg.tune_records if records else None)
         publish(report, REPORT, execution)
     print(summary(report, execution))
+
+
+def audited(cfg) -> list[str]:
+    """What the roles use (a judge or classifier with and without the guard), then what they are compared with."""
+    names = []
+    for role in cfg.roles.values():
+        names.append(role.verifier if role.guard else f"{role.verifier}{NO_GUARD}")
+        if role.verifier in ("llm_judge", "classifier"):
+            names += [role.verifier, f"{role.verifier}{NO_GUARD}"]
+    return list(dict.fromkeys([*names, *cfg.compare]))
+
+
+def build(name: str, params):
+    verifier = name.removesuffix(NO_GUARD)
+    return verifier_from_params(verifier, params.verify, params.llm, guard=name == verifier,
+                                cache_path=str(CACHE_DIR / f"{verifier}.sqlite"))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def main() -> None:
     with stage_run("search", cfg):
         from medreason.llm.client import LLMClient
         from medreason.search.engine import Search, search_report
-        from medreason.verify import verifier_from_params
+        from medreason.verify import role_verifier
 
         problems = sorted(read_rows(SPLIT), key=lambda p: p["id"]) if cfg.source == "search" else []
         if cfg.max_problems:
@@ -37,8 +37,8 @@ def main() -> None:
         log_dataset(SPLIT, name="split_search", context="input")
         trajectories, execution = [], {}
         if problems:  # (source: file searches nothing: no model to load)
-            verifier = verifier_from_params(params.verify.verifier, params.verify, params.llm,
-                                            cache_path=str(CACHE / "judge.sqlite"))
+            verifier = role_verifier("search", params.verify, params.llm,
+                                     cache_path=str(CACHE / "judge.sqlite"))
             teacher = LLMClient(params.llm.teacher, cache_path=CACHE / "teacher.sqlite", prices=params.llm.prices)
             with teacher:
                 trajectories = Search(cfg, teacher, verifier).run(problems)

@@ -58,9 +58,11 @@ def test_every_field_is_in_params_yaml():
     load_params(ROOT / "params.yaml")
     data = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert complete(Params, data) == []
-    del data["verify"]["threshold"], data["curate"]["answerers"][0]["batch_size"]
-    assert complete(Params, data) == ["verify.threshold", "curate.answerers[0].batch_size"]
-    assert data["verify"]["threshold"] == 0.4 and data["curate"]["answerers"][0]["batch_size"] == 8
+    del data["verify"]["classifier"]["threshold"], data["curate"]["answerers"][0]["batch_size"]
+    del data["verify"]["reward"]
+    assert complete(Params, data) == ["verify.reward", "verify.classifier.threshold", "curate.answerers[0].batch_size"]
+    assert data["verify"]["classifier"]["threshold"] == 0.4 and data["curate"]["answerers"][0]["batch_size"] == 8
+    assert data["verify"]["reward"] == {"verifier": "default", "guard": True}
 
 
 @pytest.mark.parametrize("recipe", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.stem)

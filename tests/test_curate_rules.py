@@ -9,6 +9,7 @@ import json
 import pytest
 
 from conftest import ROOT, SHARED_DATA
+from medreason.curate.many_answers import many_answers
 from medreason.curate.rules import (
     PREFILTER_REASONS,
     REWRITE_FAILURES,
@@ -155,7 +156,8 @@ def test_prefilter_on_the_shipped_samples_catches_the_multi_and_except_items_and
      "A deficiency of which enzyme is the most likely cause?"),
     ("Which of the following best explains the increase in this patient's lithium concentration?",
      "What best explains the increase in this patient's lithium concentration?"),
-    ("Which of the following drug can cause this condition", "Which drug can cause this condition?"),
+    ("Which of the following drug is the most likely cause of this condition",
+     "Which drug is the most likely cause of this condition?"),
     ("The toxin acts by which of the following mechanisms?", "The toxin acts by which mechanism?"),
 ])
 def test_rule_rewrite_rewrites_only_the_question_sentence(last, expected):
@@ -213,12 +215,70 @@ def test_option_dependent_questions_fail(question):
     assert rule_rewrite(question, OPTS, "Hyperkalemia").failure == "option_dependent"
 
 
+@pytest.mark.parametrize("last", [
+    "Which of the following is associated with Down syndrome?",
+    "HLA-B27 is associated with:",
+    "Which of the following oncogenes has been associated with this tumor?",
+    "Which of the following is a feature of nephrotic syndrome?",
+    "Which of the following are the complications of measles?",
+    "Features of hyperparathyroidism are:",
+    "Feature of Kawasaki disease is:",
+    "Causes of secondary hypertension include:",
+    "Which of the following is seen in iron deficiency anaemia?",
+    "Which of the following is characteristic of ulcerative colitis?",
+    "Which of the following drug can cause this condition",
+    "Gingival hyperplasia can be caused by:",
+    "Which of the following may be found in the urine in nephrotic syndrome?",
+    "A patient with SLE may present with:",
+    "Which of the following is used in the treatment of hyperkalemia?",
+    "Drug used in the treatment of absence seizures is:",
+    "Which of the following are related to smoking?",
+    "Which of the following is a risk factor for carcinoma endometrium?",
+    "Which of the following is associated with primary biliary cirrhosis?",  # "primary" names the disease
+    "Which of the following is seen in the first trimester?",  # "first" names the trimester
+    "In patients with anterior uveitis, decrease in vision can occur because of –",
+])
+def test_questions_with_many_right_answers_are_not_reformulatable(last):
+    assert many_answers(last)
+    assert rule_rewrite(f"{CASE} {last}", OPTS, "Hyperkalemia") == Rewrite(failure="not_reformulatable")
+
+
+@pytest.mark.parametrize("last", [
+    "Which of the following is the most likely diagnosis?",
+    "Which of the following is most commonly associated with this condition?",
+    "Which of the following findings would most likely be seen in this patient?",
+    "What is the drug of choice used in the treatment of this condition?",
+    "The first-line drug used in the treatment of this condition is:",
+    "Which of the following is the best initial test?",
+    "The investigation of choice is:",
+    "Which of the following is the most appropriate next step in management?",
+    "Which of the following is the mechanism of action of the drug used?",
+    "Which of the following is the cause of this patient's symptoms?",
+    "The earliest sign of this condition is:",
+    "The characteristic feature of this condition is:",
+    "Pathognomonic feature of measles is:",
+    "The probable organism associated with the condition is-",
+    "The cause of death in this case is:",
+    # the blank is the one thing the set predicate is about: one answer
+    "Wickham's striae are seen in:",
+    "Hutchinson's incisors are a feature of:",
+    "Lacunar cells are characteristic of which subtype of Hodgkin lymphoma?",
+    "Cherry-red postmortem lividity is characteristically seen in poisoning with:",
+    "Goodsall's rule is used in the evaluation of:",
+    "It is an example of -",
+    "Which finding of this patient's examination suggests the diagnosis?",
+])
+def test_single_answer_shapes_are_not_refused_as_many_answer(last):
+    assert not many_answers(last)
+    assert rule_rewrite(f"{CASE} {last}", OPTS, "Hyperkalemia").failure != "not_reformulatable"
+
+
 def test_a_stem_that_shows_the_options_fails_as_a_leak():
     listed = f"{CASE} Hyperkalemia, hyponatremia or hypercalcemia? What is the most likely disturbance?"
     lettered = f"{CASE} Is the answer (A) or (B)? What is the most likely disturbance?"
     assert rule_rewrite(listed, OPTS, "Hyperkalemia").failure == "leaks_options"
     assert rule_rewrite(lettered, OPTS, "Hyperkalemia").failure == "leaks_options"
-    assert {"leaks_options", "option_dependent", "answer_too_long"} <= set(REWRITE_FAILURES)
+    assert {"leaks_options", "option_dependent", "answer_too_long", "not_reformulatable"} <= set(REWRITE_FAILURES)
 
 
 # ---- leaked_options --------------------------------------------------------------------------------------------
@@ -266,7 +326,7 @@ def test_generic_option_words_in_a_vignette_are_not_a_list_of_the_options():
 def test_rule_path_on_the_demo_records():
     records = demo_records()
     assert len(records) == 137
-    rewritten, passed = 0, 0
+    rewritten, passed, many = 0, 0, 0
     for r in records:
         code = prefilter(r["question"], r["options"], r["answer"], None)
         if code is not None:
@@ -276,6 +336,7 @@ def test_rule_path_on_the_demo_records():
         out = rule_rewrite(r["question"], r["options"], r["answer"])
         if not out.ok:
             assert out.failure in REWRITE_FAILURES and out.question is None
+            many += out.failure == "not_reformulatable"
             continue
         rewritten += 1
         question, truth = out.question, out.ground_truth
@@ -284,6 +345,16 @@ def test_rule_path_on_the_demo_records():
         assert truth == r["options"][r["answer_idx"]].strip()
         if len(r["question"]) > 300:  # a vignette: the case details are kept verbatim
             assert question.startswith(r["question"][:200])
-    # measured: 28 prefiltered, 99 of the 109 others rewritten (72% of all records, 91% of those kept)
+    # measured: 28 prefiltered, 94 of the 109 others rewritten (69% of all records, 86% of those kept); 5 refused as
+    # many-answer ("associated with" x3, "can cause", "can occur because of")
     assert rewritten >= 0.65 * len(records)
-    assert rewritten >= 0.85 * passed
+    assert rewritten >= 0.8 * passed
+    assert many == 5
+
+
+def test_the_shipped_samples_ask_for_one_answer():
+    """Their "are seen in:", "are a feature of:", "is characteristic of:" stems ask for the one disease: kept."""
+    medmcqa = [(r["question"], *medmcqa_options(r)) for r in jsonl("medmcqa_sample.jsonl")]
+    medqa = [(r["question"], r["options"], r["answer"]) for r in jsonl("medqa_sample.jsonl")]
+    assert [q for q, options, answer in medmcqa + medqa
+            if rule_rewrite(q, options, answer).failure == "not_reformulatable"] == []

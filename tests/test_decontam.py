@@ -186,12 +186,126 @@ def test_boilerplate_windows_shared_by_many_eval_texts_do_not_count():
     assert find_overlaps(train, evals, boilerplate=8)[0] >= 0
 
 
-def test_boilerplate_is_counted_over_training_texts_too():
-    """A small eval set holds a stem once; many training texts hold it: still a stem, not contamination."""
-    stem = "Which of the following is the most appropriate next step in management of this patient?"
-    evals = [f"A 40-year-old with fever. {stem}", "An unrelated question about the anatomy of the brachial plexus?"]
-    train = [f"A {20 + n}-year-old with symptom number {n}. {stem}" for n in range(6)]
-    assert (find_overlaps(train, evals) == 0).all()
-    assert (find_overlaps(train, evals, boilerplate=5) == -1).all()
-    copy = [*train, f"A 40-year-old with fever. {stem}"]  # the real copy shares its opening with eval 0 alone
-    assert find_overlaps(copy, evals, boilerplate=5)[-1] == 0
+STEM = "Which of the following is the most appropriate next step in management of this patient?"
+QUESTION = ("A 63-year-old woman with long-standing rheumatoid arthritis treated with methotrexate develops a dry "
+            "cough and progressive dyspnea over three weeks; crackles are heard at both lung bases.")
+
+
+def test_training_texts_never_count_toward_the_allowance():
+    """A small eval set holds a stem once; many training texts hold it: under k distinct eval texts, so it counts
+    like any window and every one is flagged (the bare rule; it errs toward dropping)."""
+    evals = [f"A 40-year-old with fever. {STEM}", "An unrelated question about the anatomy of the brachial plexus?"]
+    train = [f"A {20 + n}-year-old with symptom number {n}. {STEM}" for n in range(6)]
+    assert find_overlaps(train, evals, boilerplate=5).tolist() == [0] * 6
+    assert find_overlaps(train, evals, boilerplate=2).tolist() == [0] * 6  # the stem is in 1 distinct eval text
+    assert find_overlaps(train, evals, boilerplate=1).tolist() == [-1] * 6  # k = 1: every eval window is a stem
+
+
+@pytest.mark.parametrize("n_copies", [2, 4, 5, 8])
+@pytest.mark.parametrize("boilerplate", [2, 5])
+def test_every_near_copy_of_an_eval_question_in_the_training_pool_is_caught(n_copies, boilerplate):
+    evals = ["An unrelated question about the anatomy of the brachial plexus and its cords?", QUESTION]
+    variants = [f"Case {n}. {QUESTION if n % 2 else QUESTION.upper()} What is the most likely cause?"
+                for n in range(n_copies)]
+    train = [filler(120, 9), *variants, f"A 30-year-old with a rash. {STEM}"]
+    assert find_overlaps(train, evals, boilerplate=boilerplate).tolist() == [-1] + [1] * n_copies + [-1]
+
+
+@pytest.mark.parametrize("boilerplate", [2, 5])
+def test_an_eval_question_repeated_in_the_eval_files_still_catches_its_copy(boilerplate):
+    """Five copies of one question (exact, and differing only in case and white space) are one distinct text: its
+    windows are in 1 eval text, not 5. The index given is the first occurrence."""
+    repeats = [QUESTION, QUESTION, QUESTION.upper(), "  ".join(QUESTION.split(" ")), f"\n{QUESTION}\t"]
+    evals = ["An unrelated question about the anatomy of the brachial plexus and its cords?", *repeats]
+    train = [f"Case one. {QUESTION[5:130]} What is the most likely cause?", filler(100, 8)]
+    assert find_overlaps(train, evals, boilerplate=boilerplate).tolist() == [1, -1]
+    assert naive_find_overlaps(train, evals) == [1, -1]
+
+
+def test_a_stem_needs_k_distinct_eval_questions():
+    """Copies of an eval question do not make its stem boilerplate; k distinct questions holding it do."""
+    cases = [f"Case {n}: a {20 + n}-year-old with {w}. {STEM}" for n, w in enumerate(
+        ["fever", "rash", "cough", "syncope", "ataxia"])]
+    vignette = [f"A 33-year-old man with crushing chest pain after a marathon. {STEM}"]
+    four = [*cases[:4], cases[3], cases[3].upper()]  # 6 eval texts, 4 distinct
+    assert find_overlaps(vignette, four, boilerplate=5)[0] in (0, 1, 2, 3)  # any case holding the stem, as given
+    assert find_overlaps(vignette, [*four, cases[4]], boilerplate=5).tolist() == [-1]
+    # A copy of one of those questions is still caught by its own, rarer, windows.
+    assert find_overlaps([f"Q: {cases[2]}"], [*four, cases[4]], boilerplate=5).tolist() == [2]
+
+
+def naive_allowance(texts, eval_texts, window, k):
+    """The rule spelled out: windows of the distinct normalised eval texts, those in k or more of them dropped;
+    a text matches the first eval text (first occurrence of its normalised form) holding a remaining window."""
+    from collections import Counter
+
+    from medreason.data.schema import normalise
+
+    first = {}
+    for i, t in enumerate(eval_texts):
+        first.setdefault(normalise(t), i)
+    windows = {s: {s[j:j + window] for j in range(len(s) - window + 1)} for s in first}
+    count = Counter(w for ws in windows.values() for w in ws)
+    out = []
+    for t in texts:
+        s = normalise(t)
+        mine = {s[j:j + window] for j in range(len(s) - window + 1)}
+        out.append(next((i for e, i in first.items() if any(count[w] < k for w in windows[e] & mine)), -1))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_the_allowance_agrees_with_the_rule_spelled_out(seed, k):
+    """A small vocabulary and an 8-char window make common windows everywhere; the eval side repeats texts."""
+    rng = random.Random(seed)
+    texts, eval_texts = random_corpus(seed, n_texts=120, n_eval=15)
+    eval_texts += [rng.choice(eval_texts).upper() for _ in range(10)] + eval_texts[:5]
+    fast = find_overlaps(texts, eval_texts, window=8, boilerplate=k)
+    naive = naive_allowance(texts, eval_texts, 8, k)
+    assert [i >= 0 for i in fast.tolist()] == [i >= 0 for i in naive]
+    assert 0 < sum(i >= 0 for i in naive) < len(texts)
+    firsts = set(decontam.distinct(eval_texts))
+    assert all(i in firsts for i in fast.tolist() if i >= 0)  # always a first occurrence
+
+
+def test_distinct_keeps_first_occurrences():
+    texts = ["Same  text.", "other", "same text.", "SAME TEXT.\n", "", "Other", " "]
+    assert decontam.distinct(texts) == [0, 1, 4]
+    assert decontam.distinct([]) == []
+
+
+def split_problem(n: int, text: str) -> dict:
+    """A problem the seed-0 split places in training (search or rl)."""
+    from medreason.curate.split import place
+
+    mcq_id = n + 10 ** 6
+    while place(0, f"{mcq_id:016x}") < 0.1:
+        mcq_id += 1000
+    return {"id": f"{n:016x}", "mcq_id": f"{mcq_id:016x}", "question": text, "mcq_question": text,
+            "ground_truth": "x"}
+
+
+def test_the_split_names_the_first_benchmark_holding_a_repeated_question_and_counts_copies():
+    from medreason.config import SplitConfig
+    from medreason.curate.split import OWN_EVAL, split_problems
+
+    gpqa_q = "Which enzyme deficiency causes " + filler(90, 11)
+    medqa_q = QUESTION
+    benchmarks = {
+        "medqa_test": [medqa_q, "A short question?"],
+        "gpqa": [gpqa_q] * 5 + [gpqa_q.upper()],                           # 6 texts, 1 distinct
+        "huatuo_eval": [medqa_q.upper(), f" {gpqa_q} ", "Another short one?"],  # 2 copies of earlier texts
+    }
+    problems = [split_problem(0, f"Case one. {medqa_q}"), split_problem(1, f"Case two. {medqa_q}"),
+                split_problem(2, f"Read this: {gpqa_q[:80]}"), split_problem(3, "another short one?"),
+                split_problem(4, filler(150, 12))]
+    result = split_problems(problems, SplitConfig(boilerplate=5), benchmarks)
+    reasons = [a["reason"] for a in result.assignments]
+    assert reasons == ["contaminated:medqa_test", "contaminated:medqa_test", "contaminated:gpqa",
+                       "contaminated:huatuo_eval", None]
+    report = result.report
+    assert report["reference_questions"] == {"medqa_test": 2, "gpqa": 6, "huatuo_eval": 3, OWN_EVAL: 0}
+    assert report["reference_duplicates"] == {"medqa_test": 0, "gpqa": 5, "huatuo_eval": 2, OWN_EVAL: 0}
+    assert report["reference_distinct"] == 11 - 7 == 4
+    assert report["contaminated"] == {"gpqa": 1, "huatuo_eval": 1, "medqa_test": 2}

@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from medreason.prompts import REASK_MARKER, fields_of, identify, load_prompt, prompt_names
+from medreason.prompts import REASK_MARKER, Prompt, fields_of, identify, load_prompt, prompt_names
 
 SHARED_REASK = {"search_refine:reask", "search_label:reask"}  # the same text word for word: identify needs among=
 
@@ -58,3 +58,12 @@ def test_identify_prefers_the_template_that_explains_more_and_knows_replies_from
     assert fields_of("judge:reask", text) is None
     with pytest.raises(KeyError, match="no prompt template named 'nope'"):
         fields_of("nope", text)
+
+
+@pytest.mark.parametrize("name", ["compose_cot", "compose_response"])
+def test_a_prompt_version_is_its_text_so_an_edit_is_a_new_cache_key(name):
+    prompt = load_prompt(name)
+    request, _, reask = prompt.text.partition(REASK_MARKER)
+    assert prompt.version.startswith(f"{name}@") and prompt.version == Prompt(name, prompt.text).version
+    for edited in (request + "Be brief.\n" + REASK_MARKER + reask, request + REASK_MARKER + reask + "Be brief."):
+        assert Prompt(name, edited).version != prompt.version  # the request's wording and the re-ask's alike

@@ -12,7 +12,12 @@ from medreason.config import LLMConfig, SearchConfig
 from medreason.llm.client import LLMClient
 from medreason.llm.loopback import LoopbackServer
 from medreason.prompts import identify
-from medreason.search.compose import compose, read_sft_file
+from medreason.search.compose import (
+    compose,
+    cot_conclusion,
+    length_stats,
+    read_sft_file,
+)
 from medreason.search.engine import BACKTRACKING, Search, State, search_report
 from medreason.verify import load_verifier
 
@@ -66,7 +71,10 @@ def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
         pid = re.search(r"Case (\w+):", text).group(1)
         prompt = identify(text)
         if prompt == "compose_cot":
-            return f"Hmm, peaked T waves... wait, that is potassium. So {RIGHT}."
+            if pid == "b000" and identify(messages[-1]["content"], among=[prompt]) != "compose_cot:reask":
+                return f"Hmm, peaked T waves, that is potassium, so {RIGHT}."  # one paragraph: re-asked
+            last = WRONG if pid == "c000" else RIGHT  # c000: the thinking concludes against the ground truth
+            return f"Hmm, peaked T waves.\n\nWait, that is potassium.\n\nSo the answer is {last}."
         if prompt == "compose_response":
             return (f"The answer is {RIGHT}." if pid != "a000" else f"The answer is {WRONG}.")  # a000: contradicts
         kind = {"search_init": "init", "search_refine": "refine", "search_label": "label"}[prompt]
@@ -123,19 +131,34 @@ def test_the_search_covers_every_path_and_the_sft_records_are_right(tmp_path):
     assert report["strategies"][BACKTRACKING]["verified"] == 1
     assert report["tokens_per_verified"] > 0
 
-    # Composition: a000's Response contradicts its ground truth and is dropped, counted.
-    assert (composed["verified"], composed["composed"]) == (len(plans) - 2, len(plans) - 3)
-    assert composed["dropped_ids"] == {"response_contradicts": ["a000"]} and composed["response_replaced"] == 0
-    assert {r["id"] for r in records} == {pid for pid in plans} - {"a000", "e000", "f000"}
+    # Composition: a000's Response contradicts its ground truth, c000's Complex_CoT concludes against it: both are
+    # dropped, counted; b000's one-paragraph thinking was re-asked.
+    assert (composed["verified"], composed["composed"]) == (len(plans) - 2, len(plans) - 4)
+    assert composed["dropped_ids"] == {"response_contradicts": ["a000"], "cot_contradicts": ["c000"]}
+    assert composed["response_replaced"] == 0
+    assert composed["cot_unverified"] == {"count": 1, "action": "drop", "ids": ["c000"]}
+    assert {r["id"] for r in records} == {pid for pid in plans} - {"a000", "c000", "e000", "f000"}
     for r in records:
         assert set(r) >= {"Question", "Complex_CoT", "Response", "id", "mcq_id", "label_hinted"}
         assert RIGHT in r["Response"] and "## Final Response" not in r["Complex_CoT"]
+        assert r["Complex_CoT"].splitlines()[-1] == f"So the answer is {RIGHT}."
     assert next(r for r in records if r["id"] == "d000")["label_hinted"]
-    with LoopbackServer(script=script) as srv:  # excluding label-hinted data downstream: a params switch
+    cot, response = len(records[0]["Complex_CoT"]), len(f"The answer is {RIGHT}.")
+    assert composed["lengths"] == {"complex_cot_chars": {"min": cot, "median": cot, "mean": cot, "max": cot},
+                                   "complex_cot_lines": {"min": 3, "median": 3, "mean": 3, "max": 3},
+                                   "response_chars": dict.fromkeys(("min", "median", "mean", "max"), response)}
+    with LoopbackServer(script=script) as srv:  # params switches downstream, answered from the cache
         teacher = LLMClient(LLMConfig(backend="openai", model="teacher", base_url=srv.base_url, max_retries=1),
                             tmp_path / "teacher.sqlite")
         records, composed = compose(trajectories, teacher, load_verifier("lexical"), exclude_label_hinted=True)
+        kept, kept_report = compose(trajectories, teacher, load_verifier("lexical"), cot_unverified="keep")
+        concluded, _ = compose(trajectories, teacher, load_verifier("lexical"), cot_unverified="conclude")
+        assert sum(srv.received.values()) == 0
     assert composed["label_hinted_excluded"] == 1 and "d000" not in {r["id"] for r in records}
+    assert kept_report["cot_unverified"]["count"] == 1 and "cot_contradicts" not in kept_report["dropped"]
+    assert next(r for r in kept if r["id"] == "c000")["Complex_CoT"].endswith(f"So the answer is {WRONG}.")
+    assert next(r for r in concluded if r["id"] == "c000")["Complex_CoT"].endswith(
+        f"So the answer is {WRONG}.\n\nThe answer is {RIGHT}.")  # the chain's verified Final Conclusion
 
 
 def test_restart_goes_back_to_the_first_chain_and_a_rerun_is_answered_from_the_cache(tmp_path):
@@ -165,6 +188,25 @@ def test_bring_your_own_sft_data(tmp_path):
     path.write_text(json.dumps([{"Question": "Q1?", "Complex_CoT": "", "Response": "answer"}]))
     with pytest.raises(ValueError, match="record 0 has no text in \\['Complex_CoT'\\]"):
         read_sft_file(path)
+
+
+def test_the_authors_records_lengths_and_conclusions():
+    """What compose's report measures, on the authors' 137 released records: long, multi-line thinking, and a last
+    line that is the thinking's conclusion (measured: the lexical verifier passes 50 of them, and 49 Responses)."""
+    from conftest import shared_file
+
+    demo = json.loads(shared_file("medqa_demo_processed.json").read_text())
+    stats = length_stats(demo)
+    assert stats["complex_cot_chars"] == {"min": 1389, "median": 2229, "mean": 2282.6, "max": 3601}
+    assert stats["complex_cot_lines"] == {"min": 4, "median": 7, "mean": 7.6, "max": 14}
+    assert stats["response_chars"] == {"min": 87, "median": 615, "mean": 703.0, "max": 2216}
+    assert length_stats([]) == dict.fromkeys(stats)
+    assert cot_conclusion(demo[3]["Complex_CoT"]).startswith("So, after juggling these thoughts, pyrimethamine")
+    verifier = load_verifier("lexical")
+    passed = {part: sum(v.correct for v in verifier.verify_many(
+        [(text(r), r["Ground-True Answer"], r["Open-ended Verifiable Question"]) for r in demo]))
+        for part, text in (("cot", lambda r: cot_conclusion(r["Complex_CoT"])), ("response", lambda r: r["Response"]))}
+    assert passed["cot"] >= 0.8 * passed["response"] > 0
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from medreason.search.steps import (ACTIONS, Step, check_continuation, check_init, final_conclusion,
+from medreason.format import has_marker
+from medreason.search.steps import (ACTIONS, DEFAULT_TITLE, Step, check_continuation, check_init, final_conclusion,
                                     parse_and_check, parse_steps, stream_of_search, to_headers, to_json)
 
 THINK, CONCLUSION, VERIFY = ACTIONS
@@ -64,7 +65,17 @@ def test_header_format_with_several_inner_thinkings():
 
 def test_header_without_title_gets_default_title():
     steps, why = parse_steps("### Inner Thinking\nA.\n### Final Conclusion\nB.\n### Verification\nC.")
-    assert why is None and steps[0] == Step(THINK, "A.", "Thinking")
+    assert why is None and steps[0] == Step(THINK, "A.", DEFAULT_TITLE)
+
+
+def test_no_step_heading_holds_an_answer_format_marker():
+    """"### Thinking" contains "## Thinking": the teacher rewriting the stream could copy it into the Complex_CoT."""
+    untitled, _ = parse_steps("### Inner Thinking\nA.\n### Final Conclusion\nB.\n### Verification\nC.")
+    titled = [Step(THINK, "A.", "Thinking it over"), Step(THINK, "B.", "## Final Response"), *INIT[2:]]
+    for steps in (untitled, titled, [Step(THINK, "A."), *INIT[2:]]):
+        stream = stream_of_search(steps)
+        assert not has_marker(stream) and stream.startswith(f"### {DEFAULT_TITLE}\nA.")
+    assert not has_marker(to_headers(untitled)) and not has_marker(f"### {DEFAULT_TITLE}")
 
 
 def test_round_trips():

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from medreason.verify import final_answer, load_verifier
-from medreason.verify.audit import AuditPair, SubstringBaseline, audit, main, metrics, read_audit_set
+from medreason.verify.audit import (AuditPair, SubstringBaseline, audit, generated_pairs, main, metrics, read_audit_set,
+                                    read_records)
 from medreason.verify.guard import check
 
 from conftest import shared_file
@@ -93,3 +94,24 @@ def test_default_verifier_on_the_real_audit_set(audit_set):
     assert o["precision"] >= 0.98 and o["fp"] <= baseline["fp"]
     # The other record's Response never passes for this record's answer.
     assert report["by_kind"]["response_other_case"]["fp"] == 0
+
+
+@pytest.mark.slow
+def test_the_audit_reports_each_pool_and_the_targets_of_a_reward():
+    records = read_records(shared_file("medqa_demo_processed.json"))
+    pairs = read_audit_set(shared_file("verifier_audit.json"), records) + generated_pairs(records)
+    assert all(p.record is not None for p in pairs)  # every labelled pair is tied to its record
+    report = audit(load_verifier("default"), pairs, tune_records=68)
+    pools = report["pools"]
+    assert set(pools) == {"tune", "report", "holdout"} and report["unassigned"] == 0
+    # The labelled set is split by record: 402 pairs from records 0-67, the rest from 68-136.
+    assert pools["tune"]["set"]["n"] == 402 and pools["report"]["set"]["n"] == 806 - 402
+    # The rules were fitted on the tune and report pools' phrasing (the holdout's is reported, not asserted:
+    # README "Verifier").
+    for name, pool in pools.items():
+        if name == "holdout":
+            continue
+        assert pool["adversarial_accepted"] == 0, name
+        assert pool["negated_accepted"] == 0, name
+        assert pool["incidental_mention_recall"] >= 0.9, name
+        assert pool["cases_by_kind"]["enumeration"]["fp"] == 0, name

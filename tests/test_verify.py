@@ -102,6 +102,93 @@ def test_the_guard_reads_negations_as_answers_when_the_question_asks_for_the_exc
     assert check("Aspirin, rather than propranolol.", "Propranolol", question) is not None
 
 
+SARCOIDOSIS = "Sarcoidosis"
+# A vignette full of negations whose question sentence asks for no exception.
+VIGNETTE = ("A 30-year-old woman with no history of smoking presents without fever, with cough and bilateral hilar "
+            "nodes. She does not take any medication. What is the most likely diagnosis?")
+
+
+def test_negation_is_read_from_the_question_sentence_only():
+    assert check("It is not sarcoidosis; it is tuberculosis.", SARCOIDOSIS, VIGNETTE) is not None
+    assert check("Not sarcoidosis.", SARCOIDOSIS, VIGNETTE) is not None
+    exception = "Which drug is not indicated in the acute management of this asthmatic patient?"
+    assert check("Propranolol is not indicated here.", "Propranolol", exception) is None
+    # Negating the answer itself still objects when the question asks for the exception.
+    assert check("It is not propranolol; it is salbutamol.", "Propranolol", exception) is not None
+
+
+@pytest.mark.parametrize("response", [
+    "The answer is sarcoidosis. Sarcoidosis is not an infection, so antibiotics will not help.",
+    "Sarcoidosis is not an infection, so antibiotics will not help. The answer is sarcoidosis.",
+    "Sarcoidosis. It does not require a biopsy here, and antibiotics will not cure sarcoidosis.",
+    "At first I thought of tuberculosis, but it is not tuberculosis: the answer is sarcoidosis.",
+    "Sarcoidosis seemed unlikely at first; after the biopsy, the diagnosis is sarcoidosis.",
+    "Although sarcoidosis is rare in this age group, it is the diagnosis here.",
+    "Sarcoidosis. It would be a mistake to think this is not sarcoidosis.",
+    "The most likely diagnosis is sarcoidosis. Tuberculosis is less likely than sarcoidosis given the test.",
+    "Sarcoidosis: bilateral hilar lymphadenopathy, erythema nodosum, arthralgia.",
+    "Sarcoidosis (non-caseating granulomas, hilar nodes, raised ACE)",
+    "The answer is sarcoidosis, not tuberculosis.",
+    "## Final Response\n\nFinal answer: sarcoidosis",
+])
+def test_a_committed_answer_survives_incidental_mentions(response):
+    assert check(final_answer(response), SARCOIDOSIS, VIGNETTE) is None
+
+
+@pytest.mark.parametrize("response", [
+    "Sarcoidosis is tempting, but the answer is tuberculosis.",
+    "Sarcoidosis looks right at first glance. Taking everything into account, the diagnosis is tuberculosis.",
+    "Sarcoidosis fits part of the picture. Final answer: tuberculosis",
+    "Sarcoidosis comes to mind; I would go with tuberculosis.",
+    "The diagnosis is sarcoidosis. No wait, scratch that: tuberculosis.",
+    "Sarcoidosis is likely. But it is not sarcoidosis; it is tuberculosis.",
+    "Tuberculosis, which, like sarcoidosis, forms granulomas.",
+    "Sarcoidosis? No, tuberculosis.",
+    "I would not choose sarcoidosis; tuberculosis.",
+    "Sarcoidosis does not fit; tuberculosis does.",
+    "Sarcoidosis is not the most likely diagnosis; tuberculosis is.",
+    "The reference says sarcoidosis, but that is wrong. Tuberculosis.",
+    "Sarcoidosis can be safely dismissed. Tuberculosis.",
+    "Probably sarcoidosis, but it could equally be tuberculosis.",
+    "Sarcoidosis (50%) / tuberculosis (50%)",
+])
+def test_a_conclusion_elsewhere_or_a_later_objection_rejects(response):
+    assert check(final_answer(response), SARCOIDOSIS, VIGNETTE) is not None
+
+
+@pytest.mark.parametrize("response", [
+    "Sarcoidosis, tuberculosis, lymphoma",
+    "Sarcoidosis; tuberculosis; lymphoma; histoplasmosis",
+    "Sarcoidosis / tuberculosis / lymphoma",
+    "Sarcoidosis | tuberculosis | lymphoma",
+    "Tuberculosis or lymphoma or sarcoidosis",
+    "One of: sarcoidosis; tuberculosis; lymphoma",
+    "The candidates are tuberculosis, lymphoma and sarcoidosis.",
+    "It could be sarcoidosis, tuberculosis, or lymphoma.",
+    "- Sarcoidosis\n- Tuberculosis\n- Lymphoma",
+    "1. Tuberculosis\n2. Sarcoidosis\n3. Lymphoma",
+    "* Histoplasmosis of the lung with cavitation\n* Tuberculosis\n* Sarcoidosis",
+    "(a) Tuberculosis (b) Sarcoidosis (c) Lymphoma",
+    "Sarcoidosis\nTuberculosis\nLymphoma",
+])
+def test_lists_are_caught_whatever_the_separator(response):
+    assert check(response, SARCOIDOSIS, VIGNETTE) is not None
+
+
+def test_a_reference_that_is_itself_a_list_may_be_answered_as_one():
+    reference = "Decreased estradiol, increased LH and increased FSH"
+    assert check("Decreased estradiol, increased LH and increased FSH", reference) is None
+    assert check("1:02, 2:01, 1:06", "1:06") is not None  # a time is not a colon of explanation
+
+
+def test_the_guard_is_a_setting_of_each_verifier():
+    hedged = [("Myocardial infarction or pulmonary embolism.", MI, CHEST_PAIN)]
+    guarded = load_verifier("llm_judge", client=ScriptedClient())  # the judge says True to everything
+    unguarded = load_verifier("llm_judge", guard=False, client=ScriptedClient())
+    assert not guarded.verify_many(hedged)[0].correct and guarded.client.calls == []
+    assert unguarded.verify_many(hedged)[0].correct and len(unguarded.client.calls) == 1
+
+
 def test_a_reference_that_itself_hedges_or_negates_is_not_held_against_the_answer():
     assert check("Cannot be commented", "Cannot be commented", None) is None
     assert check("Either parent may transmit it", "Either parent may transmit it", None) is None
@@ -331,6 +418,32 @@ def test_classifier_keeps_the_reference_when_the_answer_is_too_long(tiny_classif
     with pytest.raises(ValueError, match="has 2 labels, expected 3"):
         load_verifier("classifier", model_path=tiny_classifier, tokenizer_path=minilm_path, num_labels=3,
                       label_index=2).verify("Aspirin", "Clopidogrel")
+
+
+@pytest.mark.slow
+def test_classifier_checks_the_pad_token_and_takes_its_template_from_params(tiny_classifier, minilm_path, tmp_path):
+    from transformers import AutoConfig
+
+    from medreason.config import ClassifierConfig, VerifyConfig
+    from medreason.verify import verifier_from_params
+
+    template = tmp_path / "trained_input.txt"
+    template.write_text("Answer: {response}\nReference: {reference}\nCorrect?\n")
+    verify = VerifyConfig(classifier=ClassifierConfig(model=str(tiny_classifier), tokenizer=str(minilm_path),
+                                                      template=str(template)))
+    verifier = verifier_from_params("classifier", verify)
+    assert verifier.build_input("Aspirin", "Clopidogrel").startswith("Answer: Aspirin\nReference: Clopidogrel")
+    assert "<Reference Answer>" in verifier_from_params("classifier", VerifyConfig(classifier=ClassifierConfig(
+        model=str(tiny_classifier), tokenizer=str(minilm_path)))).build_input("Aspirin", "Clopidogrel")
+
+    config = AutoConfig.from_pretrained(tiny_classifier)
+    config.pad_token_id = 7  # not the tokenizer's [PAD] (0): the model would read each row at the wrong place
+    other = tmp_path / "other_pad"
+    from transformers import BertForSequenceClassification
+
+    BertForSequenceClassification(config).save_pretrained(other)
+    with pytest.raises(ValueError, match="pads with token 0 but .* expects pad token 7"):
+        load_verifier("classifier", model_path=other, tokenizer_path=minilm_path).verify("Aspirin", "Clopidogrel")
 
 
 def _all_verifiers(tiny_classifier, minilm_path):

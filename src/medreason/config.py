@@ -154,17 +154,46 @@ VerifierName = Literal["lexical", "embedding", "combined", "default", "llm_judge
 
 
 @dataclass(frozen=True)
+class ClassifierConfig:
+    """The classifier verifier: a sequence-classification model and the exact input it was trained on."""
+
+    model: str | None = None  # a folder or hub id
+    tokenizer: str | None = None  # its tokenizer, when not in the model's folder
+    template: str = "classifier_input"  # a prompt name (prompts/) or a .txt file
+    label_index: int = 1  # the label read as "correct"
+    threshold: float = 0.4  # the probability that label must exceed
+
+
+@dataclass(frozen=True)
+class VerifierRoleConfig:
+    """The verifier one stage uses. ``guard``: the commitment guard runs first (verify/guard.py); off, a judge or
+    classifier sees every answer (audited both ways)."""
+
+    verifier: VerifierName = "default"  # llm_judge uses llm.judge; classifier needs verify.classifier_model
+    guard: bool = True
+
+
+@dataclass(frozen=True)
 class VerifyConfig:
-    verifier: VerifierName = "default"  # llm_judge uses llm.judge; classifier needs classifier_model
-    compare: tuple[Literal[VerifierName, "substring"], ...] = ()  # audited beside it; substring is the baseline
+    search: VerifierRoleConfig = field(default_factory=VerifierRoleConfig)  # checks each search step's answer
+    compose: VerifierRoleConfig = field(default_factory=VerifierRoleConfig)  # checks the composed Response
+    reward: VerifierRoleConfig = field(default_factory=VerifierRoleConfig)  # the RL reward's verdicts
+    compare: tuple[Literal[VerifierName, "substring"], ...] = ()  # audited beside them; substring is the baseline
     audit_set: str = "../shared/data/verifier_audit.json"  # labelled pairs; the audit is skipped, saying so, if absent
-    classifier_model: str | None = None  # a sequence-classification folder or hub id (classifier only)
-    label_index: int = 1
-    threshold: float = 0.4
+    audit_records: str = "../shared/data/medqa_demo_processed.json"  # the records the set and the cases come from
+    tune_records: int = 68  # records below this index are the half rules were tuned on; the rest are reported
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+
+    @property
+    def roles(self) -> dict[str, VerifierRoleConfig]:
+        return {"search": self.search, "compose": self.compose, "reward": self.reward}
 
     def __post_init__(self) -> None:
-        if "classifier" in (self.verifier, *self.compare) and not self.classifier_model:
-            raise ConfigError("classifier_model: the classifier verifier needs a model")
+        names = {r.verifier for r in self.roles.values()} | set(self.compare)
+        if "classifier" in names and not self.classifier.model:
+            raise ConfigError("classifier.model: the classifier verifier needs a model")
+        if self.tune_records < 0:
+            raise ConfigError("tune_records: must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -237,7 +266,9 @@ class SplitConfig:
     fractions: dict[str, float] = field(default_factory=lambda: {"search": 0.45, "rl": 0.45, "eval": 0.1})
     max_sizes: dict[str, int] = field(default_factory=dict)  # a cap per split (the paper: 20K search, 20K RL)
     window: int = 64  # decontamination: characters a problem may share with an evaluation question, minus one
-    boilerplate: int = 5  # a window in this many evaluation questions is an exam stem, not contamination (0: off)
+    # A window in this many distinct (normalised) evaluation questions is an exam stem, not contamination; repeated
+    # questions count once and training problems never count (curate/decontam.py). 0: every window counts.
+    boilerplate: int = 5
 
     def __post_init__(self) -> None:
         if set(self.fractions) != set(SPLITS) or any(f < 0 for f in self.fractions.values()):
@@ -260,6 +291,10 @@ class SearchConfig:
     new_attempt: Literal["restart", "regenerate"] = "restart"  # restart: the first chain (released); regenerate (paper)
     label_hint: bool = True  # the released code's answer-hinted fallback; flagged label_hinted; off in the paper
     exclude_label_hinted: bool = False  # compose leaves label-hinted trajectories out of the SFT set (counted)
+    # A composed Complex_CoT whose last line does not verify (counted either way): drop the record (the authors'
+    # released data carries answers that fail their own verification); keep it; or conclude it with the trajectory's
+    # verified Final Conclusion as its last line (small models, whose thinking rarely restates the answer).
+    cot_unverified: Literal["drop", "keep", "conclude"] = "drop"
     format: Literal["json", "headers", "scaffold"] = "json"  # scaffold: one piece at a time, for small models
     max_asks: int = 2  # asks per request before an unusable reply counts as a failed round
     seed: int = 0  # strategy sampling

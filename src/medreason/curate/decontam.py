@@ -10,11 +10,27 @@ Algorithm (find_overlaps): polynomial rolling hashes of code points mod 2**64, v
 4. Each hash match is confirmed on the real substrings: a hash collision can never give a false positive.
 The training side is processed in chunks of about ``CHUNK_CHARS`` characters, which bounds memory.
 
+Repeated evaluation texts: the configured files repeat questions (the authors' GPQA file holds each one five
+times; MedQA, MedMCQA, PubMedQA and MMLU-Pro questions are also inside eval_data.json). The eval texts are
+deduplicated by their normalised form (``distinct``) before indexing, and a match is reported as the first
+occurrence of the matched text in the caller's list, so a caller naming the benchmark names the first one (in the
+caller's order) that holds it.
+
 Boilerplate: exam stems repeat ("which of the following is the most appropriate next step in management?" is 72
 characters), so under the bare rule every vignette that ends with one is "contaminated". With ``boilerplate`` = k,
-a window found in k or more distinct texts, training and eval together, is a stem, not evidence, and does not count
-(a real copy of an eval question shares windows with that one question). A first pass over the training texts
-counts the windows they share with the eval side; 0 turns this off.
+a window found in k or more *distinct* eval texts is a stem, not evidence, and does not count (a real copy of an
+eval question shares windows with that one question); 0 turns this off. Only the eval side is counted:
+- Training texts never count toward k. Any number of near-copies of one eval question in the training pool are
+  all caught: counting them would make k - 1 copies (or, with repeats on the eval side, every copy) a "stem".
+- Copies on the eval side do not count either: a question repeated five times is one distinct text. Variants
+  that differ after normalisation (an added sentence, other punctuation) still count separately, so k should
+  exceed the number of configured files one question can be in (two today, under the default k = 5).
+- A stem the training pool holds many times but the eval side in fewer than k distinct texts counts like any
+  other window: every training text holding it is flagged, naming one of those eval texts. That is the bare
+  Med-PaLM 2 rule for that window, and errs toward dropping training items, never toward keeping a copy. With the
+  real benchmarks (thousands of questions from the same exams) a phrase common enough to be a stem is in far more
+  than k of them; a phrase in fewer cannot be told from those questions' own text by counting. Each drop keeps
+  its shared span (split: ``detail``), so a stem dropping many items shows as one span repeated.
 """
 
 from __future__ import annotations
@@ -33,27 +49,36 @@ _BASE_INV = pow(_BASE, -1, 1 << 64)
 
 
 def find_overlaps(texts: Sequence[str], eval_texts: Sequence[str], window: int = WINDOW,
-                  progress: bool = False, boilerplate: int = 0, groups: Sequence[int] | None = None) -> np.ndarray:
+                  progress: bool = False, boilerplate: int = 0) -> np.ndarray:
     """int64 array, one per text: the index of an eval text sharing a `window`-char span with it (after
-    normalise), or -1. When several eval texts match, any one of them is given. Texts (either side) shorter than
-    `window` after normalisation never match. Windows in ``boilerplate`` or more distinct texts do not count;
-    ``groups`` (one id per training text) makes several texts of one item count once."""
+    normalise), or -1. The index is the first occurrence in ``eval_texts`` of the matched (normalised) text; when
+    several distinct eval texts match, any one of them is given. Texts (either side) shorter than `window` after
+    normalisation never match. Windows in ``boilerplate`` or more distinct eval texts do not count (0: all count);
+    training texts are never counted (module docstring)."""
     from tqdm import tqdm
 
     _check(window)
     out = np.full(len(texts), -1, dtype=np.int64)
-    powers = _Powers()
-    index = _EvalIndex(eval_texts, window, powers)
+    first = distinct(eval_texts)
+    index = _EvalIndex([eval_texts[i] for i in first], window, _Powers())
     if boilerplate > 0 and index.n_windows:
-        shared = [index.shared(chunk, first) for first, chunk in _chunks(texts, CHUNK_CHARS)]
-        owners = [o if groups is None else np.asarray(groups, dtype=np.int64)[o] for _, o in shared]
-        index.drop_common([h for h, _ in shared], owners, boilerplate)
+        index.drop_common(boilerplate)
+    to_input = np.append(np.asarray(first, dtype=np.int64), -1)  # distinct index -> eval_texts index; -1 -> -1
     with tqdm(total=len(texts), desc="decontam", unit="text", disable=not progress, mininterval=1.0) as bar:
-        for first, chunk in _chunks(texts, CHUNK_CHARS):
+        for start, chunk in _chunks(texts, CHUNK_CHARS):
             if index.n_windows:
-                out[first:first + len(chunk)] = index.match(chunk)
+                out[start:start + len(chunk)] = to_input[index.match(chunk)]
             bar.update(len(chunk))
     return out
+
+
+def distinct(texts: Sequence[str]) -> list[int]:
+    """The index of the first occurrence of each distinct normalised text, in order: ``len(texts)`` minus its
+    length is the number of copies (texts equal, after normalise, to an earlier one)."""
+    seen: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        seen.setdefault(normalise(text), i)
+    return list(seen.values())
 
 
 def shared_span(text: str, eval_text: str, window: int = WINDOW) -> str | None:
@@ -179,18 +204,9 @@ class _EvalIndex:
         self.full_hashes, self.full_pos = full[order], full_pos[order]
         self.n_windows = len(self.full_hashes)
 
-    def shared(self, texts: list[str], first: int) -> tuple[np.ndarray, np.ndarray]:
-        """The full-window hashes these texts share with the eval side, and which text (first + i) holds each."""
-        tr = _Packed(texts, self.powers)
-        cand, at = self._candidates(tr)
-        return self.full_hashes[at], first + tr.text_of(cand)
-
-    def drop_common(self, hashes: list[np.ndarray], owners: list[np.ndarray], limit: int) -> None:
-        """Forget the eval windows found in ``limit`` or more distinct texts, training (``owners``) and eval."""
-        n_eval = len(self.packed.texts)
-        every = np.concatenate([self.full_hashes, *hashes])
-        owner = np.concatenate([self.packed.text_of(self.full_pos), *(n_eval + o for o in owners)])
-        keep = _rare(every, owner, limit)[:self.n_windows]
+    def drop_common(self, limit: int) -> None:
+        """Forget the windows found in ``limit`` or more distinct eval texts (the texts are distinct already)."""
+        keep = _rare(self.full_hashes, self.packed.text_of(self.full_pos), limit)
         self.full_hashes, self.full_pos = self.full_hashes[keep], self.full_pos[keep]
         self.n_windows = len(self.full_hashes)
 

@@ -20,7 +20,7 @@ rule_rewrite() keeps the stem verbatim and rewrites only the option-dependent qu
 "A biopsy is most likely to show which of the following?" -> "What is a biopsy most likely to show?". Fill-in
 stems ("The rate-limiting enzyme of the urea cycle is:") are left as they are. The ground truth is the key's text.
 It returns a Rewrite: the question and its ground truth, or, when it cannot do this safely, a failure code
-(REWRITE_FAILURES).
+(REWRITE_FAILURES); a question with many right answers once its options are gone is not_reformulatable.
 
 leaked_options() is the final check on every rewrite, from the rules or from an LLM. It looks for option letters,
 references to "the following" or "the options", and text that lists most of the options.
@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from medreason.curate.many_answers import many_answers
 
 PREFILTER_REASONS: tuple[str, ...] = (
     "multi_answer", "statement_list", "asks_exception", "asks_negative",
@@ -43,6 +45,8 @@ REWRITE_FAILURES: tuple[str, ...] = (
     "option_dependent",           # the question needs its options: EXCEPT/NOT, true/false, "which statement",
                                   # an "of the following" that could not be rewritten, or nothing left to ask
     "leaks_options",              # the rewrite still shows option letters or lists the options (leaked_options)
+    "not_reformulatable",         # many right answers once the options are gone ("Which of the following is
+                                  # associated with X?"): curate.many_answers; the authors' filter label for it
 )
 LEAK_REASONS: tuple[str, ...] = ("option_letter", "refers_to_following", "refers_to_options", "lists_options")
 # Option texts too common in vignettes to show that a question lists its options.
@@ -228,6 +232,12 @@ def _asks_negative(question: str) -> bool:
         if not _NEG_BLOCKERS.search(between):
             return True
     return False
+
+
+def asks_exception_or_negative(question: str) -> bool:
+    """The question sentence asks for the exception or for what is NOT true (prefilter's asks_exception or
+    asks_negative): then its right answer is itself phrased with a negation. Read by the verifier's guard."""
+    return _asks_exception(question) or _asks_negative(question)
 
 
 def prefilter(question: str, options: dict[str, str], answer: str, choice_type: str | None) -> str | None:
@@ -417,6 +427,8 @@ def rule_rewrite(question: str, options: dict[str, str], answer: str, max_answer
         return Rewrite(failure="answer_too_long")
     if _asks_exception(stem) or _asks_negative(stem) or _TRUE_FALSE.search(_question_sentence(stem)):
         return Rewrite(failure="option_dependent")
+    if many_answers(_question_sentence(stem)):
+        return Rewrite(failure="not_reformulatable")
 
     matches = list(_WHICH_OF.finditer(stem))
     if len(matches) > 1:

@@ -8,8 +8,10 @@ A cap (``max_sizes``) keeps the problems of lowest u, so it is stable too, up to
 Decontamination (the Med-PaLM 2 rule the paper cites): a search or rl problem whose MCQ question or open question
 shares ``window`` consecutive characters (normalised) with a question of a benchmark (params.yaml ``benchmarks``,
 read by data.benchmarks), or with an MCQ of our own eval split, is dropped, with the benchmark and the shared text
-as its reason; so is a question identical to a reference question, however short. Windows found in
-``boilerplate`` or more reference questions are exam stems and do not count (see decontam).
+as its reason; so is a question identical to a reference question, however short. Reference questions repeat
+(within a file and across files); each distinct (normalised) text counts once, and a drop names the first
+benchmark, in params order, holding the matched text. Windows found in ``boilerplate`` or more distinct reference
+questions are exam stems and do not count; training problems never count toward it (see decontam).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medreason.config import SPLITS, SplitConfig
-from medreason.curate.decontam import find_overlaps, shared_span
+from medreason.curate.decontam import distinct, find_overlaps, shared_span
 from medreason.data.schema import normalise
 
 OWN_EVAL = "eval_split"
@@ -62,11 +64,11 @@ def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, benchmarks:
             ref_names.append(OWN_EVAL)
     train = [n for n, a in enumerate(rows) if a["split"] != "eval"]
     texts = [t for n in train for t in (problems[n]["mcq_question"], problems[n]["question"])]
-    hits = find_overlaps(texts, ref_texts, window=cfg.window, progress=True, boilerplate=cfg.boilerplate,
-                         groups=[k // 2 for k in range(len(texts))])  # a problem's two texts count once
+    hits = find_overlaps(texts, ref_texts, window=cfg.window, progress=True, boilerplate=cfg.boilerplate)
     # A question identical to a reference question is contaminated at any length (the window rule cannot see a
-    # question shorter than the window).
-    identical = {normalise(t): i for i, t in enumerate(ref_texts)}
+    # question shorter than the window). First occurrences, as find_overlaps reports them.
+    first = distinct(ref_texts)
+    identical = {normalise(ref_texts[i]): i for i in first}
     for k, n in enumerate(train):
         hit = next((int(h) for h in hits[2 * k:2 * k + 2] if h >= 0), -1)
         same = next((identical[q] for q in map(normalise, texts[2 * k:2 * k + 2]) if q in identical), -1)
@@ -84,6 +86,9 @@ def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, benchmarks:
 
     splits = {s: [p for p, a in zip(problems, rows) if a["split"] == s and a["status"] == "kept"] for s in SPLITS}
     assigned = Counter(a["split"] for a in rows)
+    ref_counts = {**{k: len(v) for k, v in benchmarks.items()}, OWN_EVAL: ref_names.count(OWN_EVAL)}
+    # A copy: a reference text equal (normalised) to an earlier one, counted under the copy's own benchmark.
+    copies = Counter(ref_names) - Counter(ref_names[i] for i in first)
     report = {
         "in": len(problems),
         "assigned": {s: assigned[s] for s in SPLITS},
@@ -91,9 +96,11 @@ def split_problems(problems: list[dict[str, Any]], cfg: SplitConfig, benchmarks:
                                             if a["status"] == "contaminated").items())),
         "over_cap": {s: sum(a["status"] == "over_cap" and a["split"] == s for a in rows) for s in SPLITS},
         "kept": {s: len(splits[s]) for s in SPLITS},
-        "reference_questions": {**{k: len(v) for k, v in benchmarks.items()},
-                                OWN_EVAL: ref_names.count(OWN_EVAL)},
+        "reference_questions": ref_counts,
+        "reference_duplicates": {k: copies[k] for k in ref_counts},
+        "reference_distinct": len(first),  # what decontamination compares against
     }
+    assert sum(ref_counts.values()) - sum(copies.values()) == len(first)
     assert sum(report["kept"].values()) + sum(report["contaminated"].values()) + sum(report["over_cap"].values()) \
         == len(problems)
     return SplitResult(rows, splits, report)

@@ -28,11 +28,14 @@ import json
 import re
 from dataclasses import dataclass
 
+from medreason.format import has_marker
 from medreason.llm.structured import unwrap_fence
 
 ACTIONS = ("Inner Thinking", "Final Conclusion", "Verification")
 THINK, CONCLUSION, VERIFY = ACTIONS
-DEFAULT_TITLE = "Thinking"  # small models forget titles in the header format; a title is cosmetic
+# Small models forget titles in the header format; a title is cosmetic. Not "Thinking": the stream of search heads a
+# step "### <title>", and "### Thinking" holds the answer format's "## Thinking" marker (format.py).
+DEFAULT_TITLE = "Reasoning"
 
 _ACTION_BY_KEY = {a.lower(): a for a in ACTIONS}
 _FENCE_ANYWHERE = re.compile(r"```[\w-]*[ \t]*\n(.*?)\n?[ \t]*```", re.S)
@@ -184,4 +187,11 @@ def stream_of_search(steps: list[Step]) -> str:
     """The paper's "stream of search" for the Complex_CoT rewrite: "### <title>" / "### Conclusion" /
     "### Verification" headers over each step's content, joined by blank lines."""
     heads = {CONCLUSION: "Conclusion", VERIFY: "Verification"}
-    return "\n\n".join(f"### {heads.get(s.action) or _title(s)}\n{s.content}" for s in steps)
+    return "\n\n".join(f"{_heading(heads.get(s.action) or _title(s))}\n{s.content}" for s in steps)
+
+
+def _heading(title: str) -> str:
+    """"### <title>", unless that would hold an answer-format marker (a model's title "Thinking it over" makes
+    "### Thinking it over"): the teacher rewriting the stream could copy it into the Complex_CoT."""
+    heading = f"### {title}"
+    return f"### {DEFAULT_TITLE}" if has_marker(heading) else heading

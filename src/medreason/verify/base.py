@@ -30,6 +30,7 @@ class Verifier(ABC):
     """
 
     name = "verifier"
+    guard = True  # run the commitment guard first; load_verifier(..., guard=False) hands every answer to judge()
 
     def verify(self, response: str, reference: str, question: str | None = None) -> VerifyResult:
         return self.verify_many([(response, reference, question)])[0]
@@ -42,7 +43,7 @@ class Verifier(ABC):
             response, reference = item[0], item[1]
             question = item[2] if len(item) > 2 else None
             answer = final_answer(response)
-            objection = guard.check(answer, reference, question)
+            objection = guard.check(answer, reference, question) if self.guard else None
             if objection is not None:
                 results[i] = VerifyResult(False, 0.0, f"guard: {objection}")
                 continue

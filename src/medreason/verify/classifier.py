@@ -18,13 +18,11 @@ from pathlib import Path
 
 from medreason.verify.base import Verifier, VerifyResult
 
-TEMPLATE = (
-    "Decide whether the model's answer to a medical question is correct, judging it against the reference "
-    "answer. It is correct when it commits to the same answer as the reference, in any wording; it is "
-    "incorrect when it commits to another answer, hedges between several, or does not pick the correct option "
-    "when options are given.\n\n<Model Response>\n{response}\n</Model Response>\n\n"
-    "<Reference Answer>\n{reference}\n</Reference Answer>\n\nIs the model's answer correct?"
-)
+def default_template() -> str:
+    """Our input wording (prompts/classifier_input.txt): {response} and {reference} are filled in."""
+    from medreason.prompts import load_prompt
+
+    return load_prompt("classifier_input").text.rstrip("\n")
 
 
 class ClassifierVerifier(Verifier):
@@ -32,7 +30,7 @@ class ClassifierVerifier(Verifier):
 
     def __init__(self, model_path: str | Path, tokenizer_path: str | Path | None = None, label_index: int = 1,
                  threshold: float = 0.4, num_labels: int = 2, max_length: int = 4000, batch_size: int = 8,
-                 device: str = "cpu", template: str = TEMPLATE, append_eos: bool = True,
+                 device: str = "cpu", template: str | None = None, append_eos: bool = True,
                  add_special_tokens: bool = False, dtype: str | None = None):
         if not 0.0 <= threshold < 1.0:
             raise ValueError(f"threshold must be a probability in [0, 1), got {threshold}")
@@ -48,7 +46,7 @@ class ClassifierVerifier(Verifier):
         self.max_length = max_length
         self.batch_size = batch_size
         self.device = device
-        self.template = template
+        self.template = template or default_template()
         self.append_eos = append_eos
         self.add_special_tokens = add_special_tokens
         self.dtype = dtype
@@ -69,8 +67,13 @@ class ClassifierVerifier(Verifier):
             if model.config.num_labels != self.num_labels:  # a folder with another head is another model
                 raise ValueError(f"{self.model_path} has {model.config.num_labels} labels, expected "
                                  f"{self.num_labels}")
-            if model.config.pad_token_id is None:  # the model finds each sequence's last real token by it
+            # The model finds each sequence's last real token by its pad id: a batch padded with another token
+            # would be read at the wrong place.
+            if model.config.pad_token_id is None:
                 model.config.pad_token_id = tokenizer.pad_token_id
+            elif model.config.pad_token_id != tokenizer.pad_token_id:
+                raise ValueError(f"{self.tokenizer_path} pads with token {tokenizer.pad_token_id} but "
+                                 f"{self.model_path} expects pad token {model.config.pad_token_id}")
             self._model, self._tokenizer = model.to(self.device).eval(), tokenizer
         return self._model, self._tokenizer
 

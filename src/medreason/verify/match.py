@@ -61,7 +61,8 @@ def same_token(a: str, b: str) -> bool:
 # Clause boundaries: sentence ends (not decimal points, but "2. Next item" is one), semicolons, colons, line
 # breaks, list bullets, and the connectives that open a contrasting clause (kept at the start of the new clause
 # so that its role can be read).
-_SENTENCE_END = re.compile(r"(?<!\d)[.!?](?=\s|$)|[.!?](?=\s+[A-Z])|[;:\n]+|\s\(?\d\)\s|\s[-*\u2022]\s")
+# A question mark stays with its clause: a reference mentioned in a question is asked about, not answered.
+_SENTENCE_END = re.compile(r"(?<!\d)[.!](?=\s|$)|[.!](?=\s+[A-Z])|(?<=\?)\s+|(?:[;\n]|(?<!\d):|:(?!\d))+|\s\(?\d\)\s|\s[-*\u2022\u2013\u2014]\s|\s--\s|(?<=\w)\u2014(?=\w)")
 _CONTRAST = re.compile(r",\s*(?=(?:but|whereas|while|although|though|however|yet|instead|rather)\b)", re.I)
 # A clause opened by a concession ends at its first comma: "While X can help, Y is the choice" has two clauses.
 _CONCESSION = re.compile(
