@@ -4,7 +4,7 @@
 
 The accelerate config (params: sft.accelerate_config) decides CPU, one GPU, DDP or DeepSpeed ZeRO-3; the script is
 the same. Checkpoints go to models/checkpoints/sft (a persistent DVC out): an interrupted run resumes there. The main
-process then measures format compliance of models/base and models/sft on the eval split's questions, writes
+process then measures format compliance of models/base and models/sft on the questions of sft.compliance.splits, writes
 reports/sft.json and the loss curve, and logs and registers the model in MLflow (medreason-sft@newest).
 """
 
@@ -16,7 +16,7 @@ from medreason.data.frames import read_jsonl, read_rows, write_jsonl
 from medreason.tracking import CurveLogger, log_dataset, log_model, publish, stage_run
 
 DATA = Path("data/sft/train.jsonl")
-EVAL = Path("data/splits/eval.parquet")
+SPLITS = Path("data/splits")  # format compliance asks the questions of sft.compliance.splits
 BASE = Path("models/base")
 OUT = Path("models/sft")
 CHECKPOINTS = Path("models/checkpoints/sft")
@@ -55,15 +55,17 @@ def main() -> None:
             return
         import mlflow
 
-        questions = [r["question"] for r in read_rows(EVAL)][:cfg.compliance.max_questions or None]
+        questions = [r["question"] for split in cfg.compliance.splits
+                     for r in read_rows(SPLITS / f"{split}.parquet")][:cfg.compliance.max_questions or None]
         compliance = {name: format_compliance(folder, questions, cfg.compliance.max_new_tokens,
-                                              cfg.compliance.batch_size)
+                                              cfg.compliance.batch_size, cfg.compliance.dtype)
                       for name, folder in (("base", BASE), ("sft", OUT))}
         # How this run went (its time, where it resumed) is MLflow's; the DVC-tracked report says what it made.
         seconds, resumed_from = summary.pop("seconds"), summary.pop("resumed_from")
         report = {"chat_template": how, "data": data_report, "train": summary,
                   "format_compliance": {k: v["compliance"] for k, v in compliance.items()},
-                  "eval_questions": len(questions), "max_new_tokens": cfg.compliance.max_new_tokens}
+                  "compliance_questions": len(questions), "compliance_splits": list(cfg.compliance.splits),
+                  "max_new_tokens": cfg.compliance.max_new_tokens}
         publish(report, REPORT, execution={"train.seconds": seconds})
         curve.write(CURVE)
         write_jsonl([{"model": name, **ex} for name, c in compliance.items() for ex in c["examples"]], GENERATIONS)

@@ -206,6 +206,7 @@ class AnswererConfig:
     model: str | None = None  # loglik: a local model folder
     llm: LLMConfig | None = None  # generate: the client (a vLLM/SGLang endpoint at scale)
     batch_size: int = 8
+    dtype: Dtype = "float32"  # loglik: the dtype the model is read in (bf16 kernels differ between CPUs)
 
     def __post_init__(self) -> None:
         if not self.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -308,11 +309,13 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class ComplianceConfig:
-    """Format compliance: greedy generations on the eval split's questions, before and after training."""
+    """Format compliance: greedy generations on the questions of some splits, before and after training."""
 
+    splits: tuple[Literal["eval", "rl", "search"], ...] = ("eval", "rl")  # never trained on: search is the SFT's
     max_questions: int = 0  # 0 = all
     max_new_tokens: int = 384
     batch_size: int = 8
+    dtype: Dtype = "float32"  # both models are read in it (bf16 kernels differ between CPUs: README)
 
 
 @dataclass(frozen=True)

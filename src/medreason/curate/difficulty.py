@@ -52,7 +52,7 @@ def answer_all(answerer: AnswererConfig, items: list[dict[str, Any]], cache_dir:
     Raises RuntimeError when a request still fails after its retries."""
     cache_path = Path(cache_dir) / f"{answerer.name}.sqlite"
     if answerer.method == "loglik":
-        return LoglikAnswerer(answerer.model, answerer.batch_size, cache_path).answer(items)
+        return LoglikAnswerer(answerer.model, answerer.batch_size, cache_path, answerer.dtype).answer(items)
     from medreason.llm.client import LLMClient
 
     client = LLMClient(answerer.llm, cache_path=cache_path, prices=prices)
@@ -75,10 +75,10 @@ def answer_all(answerer: AnswererConfig, items: list[dict[str, Any]], cache_dir:
 class LoglikAnswerer:
     """The option letter a local causal LM finds most likely as the first token of its reply."""
 
-    def __init__(self, model_dir: str, batch_size: int, cache_path: str | Path):
-        self.runtime = LocalModel(model_dir)
+    def __init__(self, model_dir: str, batch_size: int, cache_path: str | Path, dtype: str = "float32"):
+        self.runtime = LocalModel(model_dir, dtype=dtype)
         self.batch_size = batch_size
-        self.model_id = f"{model_dir}@{self.runtime.fingerprint}"
+        self.model_id = f"{model_dir}@{self.runtime.fingerprint}:{dtype}"
         self.cache = ResponseCache(cache_path)
 
     def answer(self, items: list[dict[str, Any]]) -> tuple[list[str | None], dict[str, Any]]:
