@@ -83,3 +83,23 @@ def test_the_verifier_choices_are_the_registered_verifiers():
     from medreason.verify import VERIFIERS
 
     assert typing.get_args(VerifierName) == VERIFIERS
+
+
+def test_importing_the_package_pins_the_cpu_kernels():
+    """Same bits on any x86 CPU with AVX2: the package sets the kernel level before torch's first operation, unless
+    the user chose one."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import medreason, os, torch; torch.ones(2) + 1; "
+            "print(torch.backends.cpu.get_cpu_capability(), os.environ['MKL_CBWR'], os.environ['ONEDNN_MAX_CPU_ISA'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["AVX2", "AVX2", "AVX2"]
+    native = subprocess.run([sys.executable, "-c", code.replace(", os.environ['MKL_CBWR'], os.environ['ONEDNN_MAX_CPU_ISA']",
+                                                                ", 'MKL_CBWR' in os.environ")],
+                            env={**env, "MEDREASON_CPU_KERNELS": "native"}, capture_output=True, text=True, check=True)
+    best = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+                          env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert native.stdout.split() == [best, "False"]  # the machine's fastest kernels, untouched

@@ -122,7 +122,7 @@ def test_repro_fine_tunes_tracks_and_registers_the_sft_model(repo):
     assert report["chat_template"] == "stock (has generation markers)"
     assert report["data"]["records"] == records == report["data"]["examples"] + sum(report["data"]["dropped"].values())
     assert report["train"]["global_step"] == report["train"]["max_steps"] == 2 * report["data"]["examples"]
-    assert set(report["format_compliance"]) == {"base", "sft"} and report["eval_questions"] == 2
+    assert set(report["format_compliance"]) == {"base", "sft"} and report["compliance_questions"] == 2
     assert (repo / "models" / "sft" / "model.safetensors").is_file()
     curve = (repo / "reports" / "plots" / "sft_loss.csv").read_text().splitlines()
     # No timing in a DVC-tracked file (tokens/s and seconds are in MLflow): a re-run writes the same bytes.
@@ -136,6 +136,23 @@ def test_repro_fine_tunes_tracks_and_registers_the_sft_model(repo):
     assert [m.step for m in history] == list(range(1, report["train"]["global_step"] + 1))
     assert any(k.startswith("system/") for k in run.data.metrics)  # CPU and memory, sampled by MLflow
     assert {"sft.json", "sft_loss.csv", "sft_generations.jsonl"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_search_and_sft_rerun_from_scratch_write_the_same_bytes(repo):
+    """The run reproduces itself: the search (a sampling teacher, its cache deleted) and the fine-tune (a finished run
+    leaves no checkpoint to resume) forced again write the same bytes: data, reports and the model."""
+    repo, env, _ = repo
+
+    def outputs(stage: str) -> dict[str, str]:
+        lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"][stage]
+        return {o["path"]: o["md5"] for o in lock["outs"] if not o["path"].startswith("models/checkpoints")}
+
+    first = {**outputs("search"), **outputs("sft")}
+    assert {"data/search/trajectories.jsonl", "reports/search.json", "models/sft", "reports/sft.json"} <= set(first)
+    shutil.rmtree(repo / "data" / "cache" / "search")
+    sh("dvc", "repro", "--force", "--single-item", "search", cwd=repo, env=env)
+    sh("dvc", "repro", "--force", "--single-item", "sft", cwd=repo, env=env)
+    assert {**outputs("search"), **outputs("sft")} == first
 
 
 def test_an_interrupted_sft_stage_resumes_from_its_last_checkpoint(repo):

@@ -169,7 +169,7 @@ class VerifierRoleConfig:
     """The verifier one stage uses. ``guard``: the commitment guard runs first (verify/guard.py); off, a judge or
     classifier sees every answer (audited both ways)."""
 
-    verifier: VerifierName = "default"  # llm_judge uses llm.judge; classifier needs verify.classifier_model
+    verifier: VerifierName = "default"  # llm_judge uses llm.judge; classifier needs verify.classifier.model
     guard: bool = True
 
 
