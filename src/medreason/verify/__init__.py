@@ -70,8 +70,8 @@ def verifier_from_params(name: str, verify, llm=None, cache_path: str | None = N
         return load_verifier(name, guard, client=LLMClient(llm.judge, cache_path, prices=llm.prices))
     if name == "classifier":
         c = verify.classifier
-        return load_verifier(name, guard, model_path=c.model, tokenizer_path=c.tokenizer, template=_template(c.template),
-                             label_index=c.label_index, threshold=c.threshold)
+        return load_verifier(name, guard, model_path=c.model, tokenizer_path=c.tokenizer,
+                             template=_template(c.template), label_index=c.label_index, threshold=c.threshold)
     return load_verifier(name, guard)
 
 

@@ -9,20 +9,23 @@ with the reason, before any verifier (or paid judge) sees them. The checks, in o
    correct"), role play ("as the grader"), chat or prompt tags, talk of the reference answer or answer key;
 3. no content: nothing but claims of being right ("Correct.", "The answer matches the reference.");
 4. hedges, whatever the answer: "X, Y and Z are all possible", "one of these", "cannot decide between";
-   a short answer (an option, a phrase) listing three or more items where the reference has fewer;
-5. each place the reference is mentioned (match.locate), read in its clause:
-   - dismissed ("rather than X", "rules out X", "X has been excluded", "X is less likely") -> rejected;
-   - negated ("not X", "no evidence of X", "X is unlikely", "X is not") -> rejected;
-   - offered as one of alternatives ("X or Y", "either X", "Y vs X") -> rejected;
-   - an aside ("While X can ...,", "such as X", "the differential includes X") -> not a commitment;
-   if every mention is an aside, the answer commits to something else -> rejected;
-   where the reference is not mentioned (a paraphrase for the verifier to judge), a short answer that joins
-   alternatives ("or", "either", "vs", "and/or") -> rejected.
-A long answer that names other diagnoses on the way to its conclusion passes: only mentions of the reference
-are read, and one committed mention is enough.
+5. lists (list_items): items joined by commas, semicolons, slashes, bars, "or", bullets, numbered or lettered
+   markers or lines, two more than the reference has; two answers joined by " / " or "|";
+6. where the reference is not mentioned (a paraphrase for the verifier to judge): a short answer that joins
+   alternatives, or calls what it names wrong;
+7. each mention of the reference (match.locate) gets a role from its clause (mention_role): dismissed ("rather
+   than X", "X has been excluded"), negated ("not X", "no evidence of X", "X is not the answer", "X does not
+   fit"), hedged ("X or Y"), aside (a concession "Although X ...,", "such as X", "like X", a question "X?"), fact
+   (a negated statement about X that is not about it being the answer: "X is not an infection") or committed.
+   Then (_decide): a stated conclusion ("the answer is X", "X is the diagnosis", "Final answer: X", "I would go
+   with X") must name the reference, committed; otherwise the last commitment decides: an objection or a
+   retraction after it rejects, one before it was reasoning the answer left behind; asides and facts are neutral.
 
-When the question asks for the exception ("Which is NOT ...", "all EXCEPT", "least likely"), the right answer
-is itself phrased with a negation ("X is not required"), so there only explicit dismissals count.
+Negation is read from the question's own interrogative sentence (the curation rules' reader), so "no history of
+smoking" in a vignette changes nothing. When that sentence asks for the exception ("Which is NOT ...", "all
+EXCEPT"), "X is not indicated" is how the right answer reads; "not X" and "X is incorrect" still object.
+
+These are surface rules: README "Verifiers" gives what they miss on phrasing they were not written for.
 """
 
 from __future__ import annotations
@@ -383,7 +386,7 @@ def list_items(text: str) -> list[str]:
     opens an explanation, and a piece of more than _ITEM_WORDS words or with a verb means prose.
     """
     lettered = [i.strip(" .;,*_") for i in _LETTERED.split(text)]
-    if len(lettered) >= 4 and not lettered[0] or len(lettered) >= 4 and len(lettered[0].split()) <= 4:
+    if len(lettered) >= 4 and len(lettered[0].split()) <= 4:  # "(a) X (b) Y (c) Z", a short lead-in at most
         items = [i for i in lettered[1:] if i]
         if _options(items):
             return items

@@ -62,7 +62,9 @@ def same_token(a: str, b: str) -> bool:
 # breaks, list bullets, and the connectives that open a contrasting clause (kept at the start of the new clause
 # so that its role can be read).
 # A question mark stays with its clause: a reference mentioned in a question is asked about, not answered.
-_SENTENCE_END = re.compile(r"(?<!\d)[.!](?=\s|$)|[.!](?=\s+[A-Z])|(?<=\?)\s+|(?:[;\n]|(?<!\d):|:(?!\d))+|\s\(?\d\)\s|\s[-*\u2022\u2013\u2014]\s|\s--\s|(?<=\w)\u2014(?=\w)")
+# A colon between digits is a ratio or a time ("1:06"); a dash between spaces (or an em dash) opens a new clause.
+_SENTENCE_END = re.compile(r"(?<!\d)[.!](?=\s|$)|[.!](?=\s+[A-Z])|(?<=\?)\s+|(?:[;\n]|(?<!\d):|:(?!\d))+"
+                           r"|\s\(?\d\)\s|\s[-*\u2022\u2013\u2014]\s|\s--\s|(?<=\w)\u2014(?=\w)")
 _CONTRAST = re.compile(r",\s*(?=(?:but|whereas|while|although|though|however|yet|instead|rather)\b)", re.I)
 # A clause opened by a concession ends at its first comma: "While X can help, Y is the choice" has two clauses.
 _CONCESSION = re.compile(
