@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 
+from medreason.curate.rules import asks_exception_or_negative
 from medreason.verify.match import Located, Mention, locate
 from medreason.verify.tokens import content, tokens
 
@@ -153,17 +154,6 @@ _OBJECTIONS = {
 }
 
 
-def asks_for_exception(question: str | None) -> bool:
-    """The question's own interrogative sentence asks for the exception ("Which is NOT ...", "all EXCEPT",
-    "least likely", "contraindicated"): the curation rules' reading, so "no history of smoking" in a vignette
-    does not count."""
-    if not question:
-        return False
-    from medreason.curate.rules import asks_exception_or_negative
-
-    return asks_exception_or_negative(question)
-
-
 def check(answer: str, reference: str, question: str | None = None) -> str | None:
     """Why ``answer`` (already the final answer) does not commit to one answer; None when it does."""
     if not answer or not answer.strip():
@@ -182,7 +172,8 @@ def check(answer: str, reference: str, question: str | None = None) -> str | Non
     if two_way(answer) and not two_way(reference):
         return "offers two answers joined by a slash or a bar"
     located = locate(answer, reference)
-    short = len(content(tokens(answer))) <= SHORT_ANSWER_WORDS and len(located.clauses) <= 1
+    few_words = len(content(tokens(answer))) <= SHORT_ANSWER_WORDS
+    short = few_words and len(located.clauses) <= 1
     if not located.mentions:
         # The reference is not written out (a paraphrase, or another answer): the verifier judges it, unless
         # a short answer joins alternatives or calls itself wrong.
@@ -190,11 +181,10 @@ def check(answer: str, reference: str, question: str | None = None) -> str | Non
         if short and alternative and not _ALTERNATIVE.search(reference):
             return f"offers alternatives: {alternative.group(0)!r} in a short answer"
         rejected = _SELF_REJECTED.search(" ".join(tokens(answer)))
-        few_words = len(content(tokens(answer))) <= SHORT_ANSWER_WORDS
         if few_words and rejected and not _SELF_REJECTED.search(" ".join(tokens(reference))):
             return f"rejects what it names: {rejected.group(0)!r}"
         return None
-    return _decide(located, asks_for_exception(question))
+    return _decide(located, asks_exception_or_negative(question or ""))
 
 
 def _decide(located: Located, lenient: bool) -> str | None:
@@ -202,7 +192,7 @@ def _decide(located: Located, lenient: bool) -> str | None:
     X"): it must name the reference, committed. Otherwise the last commitment decides: an objection (negation,
     dismissal, hedge) after it, or a retraction, rejects; objections before it were reasoning the answer left
     behind. Asides and facts about the reference are neutral."""
-    mentions = _distinct(located.mentions)
+    mentions = located.mentions
     roles = [mention_role(located, m, lenient) for m in mentions]
     conclusion = _conclusion(located)
     if conclusion is not None:
@@ -225,16 +215,6 @@ def _decide(located: Located, lenient: bool) -> str | None:
     if retract:
         return f"takes the answer back: {retract.group(0)!r}"
     return None
-
-
-def _distinct(mentions: list[Mention]) -> list[Mention]:
-    """Mentions in order, a mention right after another one dropped: "X (its acronym)" is one mention."""
-    out: list[Mention] = []
-    for m in sorted(mentions, key=lambda m: (m.clause, m.start)):
-        if out and out[-1].clause == m.clause and m.start <= out[-1].end + 1:
-            continue
-        out.append(m)
-    return out
 
 
 # Statements of the conclusion, on folded tokens: "the (final) answer is X", "X is the (most likely) diagnosis",
@@ -385,12 +365,12 @@ def list_items(text: str) -> list[str]:
     semicolons, "or", "and": a colon that does not follow a lead-in ("Sarcoidosis: granulomas, hilar nodes")
     opens an explanation, and a piece of more than _ITEM_WORDS words or with a verb means prose.
     """
-    lettered = [i.strip(" .;,*_") for i in _LETTERED.split(text)]
+    lettered = [i.strip(" .;,*_") for i in _LETTERED.split(text)]  # before parentheses go: "(a) X (b) Y"
     if len(lettered) >= 4 and len(lettered[0].split()) <= 4:  # "(a) X (b) Y (c) Z", a short lead-in at most
         items = [i for i in lettered[1:] if i]
         if _options(items):
             return items
-    body = re.sub(r"\([^()]*\)", " ", text).strip()
+    body = _without_parentheses(text)
     lead = _LEAD_IN.match(body)
     if lead:
         body = body[lead.end():].strip(" :")
@@ -421,6 +401,11 @@ def _options(items: list[str]) -> bool:
 
 def two_way(text: str) -> bool:
     """A short answer that is two answers joined by " / " or "|" ("X (50%) / Y (50%)"); "X/Y" spells one thing."""
-    body = re.sub(r"\([^()]*\)", " ", text).strip()
+    body = _without_parentheses(text)
     parts = [p for p in _STRONG_SEPARATOR.split(body) if p.strip(" .;,*_")]
     return "\n" not in body and len(parts) == 2 and len(body.split()) <= 2 * _BULLET_WORDS
+
+
+def _without_parentheses(text: str) -> str:
+    """Parentheses hold explanations ("X (50%)", "X (non-caseating granulomas, hilar nodes)"), not items."""
+    return re.sub(r"\([^()]*\)", " ", text).strip()

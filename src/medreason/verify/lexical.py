@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 
 from medreason.verify.base import Verifier, VerifyResult
-from medreason.verify.guard import asks_for_exception, committed_mentions
+from medreason.curate.rules import asks_exception_or_negative
+from medreason.verify.guard import committed_mentions
 from medreason.verify.match import MENTION_RECALL, bag_match, critical_order, critical_pairs, locate, pairs_present
 from medreason.verify.tokens import content, tokens
 
@@ -39,7 +40,7 @@ def committed_score(answer: str, reference: str, question: str | None = None,
                     min_recall: float = MENTION_RECALL) -> tuple[float, bool]:
     """The best mention of the reference that the answer commits to: (share of its words, written out?)."""
     located = locate(answer, reference, min_recall=min_recall)
-    lenient = asks_for_exception(question)
+    lenient = asks_exception_or_negative(question or "")
     committed = committed_mentions(located, lenient)
     if not committed:
         return 0.0, False

@@ -151,7 +151,7 @@ def locate(answer: str, reference: str, min_recall: float = MENTION_RECALL, fact
         for c, toks in enumerate(clause_tokens):
             mentions += [Mention(c, s, e, 1.0, True) for s, e in find_spans(toks, form.tokens)]
     if mentions:
-        return Located(clauses, clause_tokens, mentions)
+        return Located(clauses, clause_tokens, _distinct(mentions))
 
     ref_tokens = tokens(reference)
     ref = content(ref_tokens) or list(ref_tokens)
@@ -174,6 +174,17 @@ def locate(answer: str, reference: str, min_recall: float = MENTION_RECALL, fact
         if best:
             mentions.append(best)
     return Located(clauses, clause_tokens, mentions)
+
+
+def _distinct(mentions: list[Mention]) -> list[Mention]:
+    """Mentions in order, one that starts right after another dropped: "Transposition of the great arteries (TGA)"
+    is one mention, though the acronym expands to the reference again."""
+    out: list[Mention] = []
+    for m in sorted(mentions, key=lambda m: (m.clause, m.start)):
+        if out and out[-1].clause == m.clause and m.start <= out[-1].end + 1:
+            continue
+        out.append(m)
+    return out
 
 
 def same_token_any(word: str, candidates: list[str]) -> bool:
