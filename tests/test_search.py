@@ -218,7 +218,9 @@ def test_scaffold_search_with_the_real_local_model_on_real_problems(base_model, 
     problems = [{"id": f"{n:016x}", "mcq_id": f"{n:016x}", "question": r["Open-ended Verifiable Question"],
                  "ground_truth": r["Ground-True Answer"]} for n, r in enumerate(demo)]
     cfg = SearchConfig(max_attempts=1, max_depth=1, label_hint=True, format="scaffold")
-    teacher = LLMClient(LLMConfig(backend="local", model=str(base_model), temperature=0.7, max_tokens=48,
+    # Greedy: a sampled request's seed comes from its cache key, which holds the model folder's path, and the
+    # fixture's folder is a fresh tmp path on every run; greedy answers do not depend on it.
+    teacher = LLMClient(LLMConfig(backend="local", model=str(base_model), temperature=0.0, max_tokens=48,
                                   batch_size=4), tmp_path / "teacher.sqlite")
     verifier = load_verifier("lexical")
     trajectories = Search(cfg, teacher, verifier).run(problems)
