@@ -352,6 +352,86 @@ class SFTConfig:
 
 
 @dataclass(frozen=True)
+class RewardValues:
+    """Stage 2's reward (METHOD.md section 5): the think-then-answer format first, then the reward verifier."""
+
+    correct: float = 1.0
+    wrong: float = 0.1  # also what an undecidable verdict (unreadable judge reply, guard objection) earns
+    unformatted: float = 0.0  # not exactly one "## Thinking" then one "## Final Response"
+
+    def __post_init__(self) -> None:
+        if not self.unformatted <= self.wrong <= self.correct:
+            raise ConfigError("need unformatted <= wrong <= correct")
+
+
+@dataclass(frozen=True)
+class RLConfig:
+    """Stage 2: RL from models/sft on the rl split. Defaults are the paper's PPO (METHOD.md section 5.4)."""
+
+    algorithm: Literal["ppo", "grpo", "rloo"] = "ppo"  # ppo: ours (train/rl/ppo.py); grpo, rloo: TRL's trainers
+    accelerate_config: str = "configs/accelerate/cpu.yaml"
+    reward: RewardValues = field(default_factory=RewardValues)
+    heldout: int = 200  # rl-split questions kept out of training for the held-out reward curve (the authors' 200)
+    total_episodes: int = 20_000  # rollouts in all; several passes over the prompts when there are fewer
+    batch_size: int = 128  # completions (episodes) per update, over all processes; grpo/rloo: num_generations each
+    mini_batches: int = 1  # each PPO epoch splits the batch into this many optimizer steps
+    per_device_batch_size: int = 1  # micro-batch; gradient accumulation is derived
+    ppo_epochs: int = 3
+    learning_rate: float = 5e-7
+    critic_learning_rate: float | None = None  # None: learning_rate (one optimizer, as TRL)
+    critic_warmup_updates: int = 0  # first updates train the value model only
+    warmup_ratio: float = 0.05
+    lr_scheduler: Literal["linear", "cosine", "constant"] = "linear"
+    kl_coef: float = 0.03  # beta: per-token penalty toward the frozen SFT policy
+    kl_estimator: Literal["k1", "k3"] = "k1"  # k1: logp - logp_ref (TRL); k3: (r - 1) - log r, r = p_ref / p
+    clip_range: float = 0.2
+    value_clip_range: float = 0.2
+    vf_coef: float = 1.0  # the paper's 1.0; the released code ran TRL's default 0.1
+    gamma: float = 1.0
+    lam: float = 0.95  # GAE lambda (1.0: what later work found stable on long chains)
+    whiten_rewards: bool = False
+    score_position: Literal["last_token", "after_last"] = "last_token"  # after_last: TRL 0.13's index
+    missing_eos_penalty: float = 0.0  # subtracted from the score of a response cut at response_length
+    temperature: float = 0.7
+    top_k: int = 0  # 0: the whole vocabulary (TRL's rollouts)
+    response_length: int = 1300
+    max_prompt_length: int = 1000  # longer prompts are left out (counted), never cut
+    rollout_batch_size: int = 8  # sequences per generation / scoring forward pass
+    value_model: str | None = None  # None: the policy's backbone with a fresh scalar head; else a folder (same vocab)
+    pad_token: str | None = None  # when the tokenizer's pad is its EOS (masks must tell them apart)
+    num_generations: int = 2  # grpo / rloo: completions per prompt (the paper's RLOO: 2)
+    scale_rewards: Literal["none", "group", "batch"] = "none"  # grpo: group scaling inflates the 0.1 format credit
+    eval_every: int = 20  # updates between held-out evaluations (greedy); 0: only before and after
+    eval_max_new_tokens: int = 1300
+    save_steps: int = 20  # a checkpoint every this many updates (resume)
+    bf16: bool = True
+    gradient_checkpointing: bool = True
+    seed: int = 42
+    save_dtype: Dtype = "bfloat16"
+
+    @property
+    def updates(self) -> int:
+        return self.total_episodes // self.batch_size
+
+    def __post_init__(self) -> None:
+        if self.batch_size % self.mini_batches:
+            raise ConfigError("batch_size: must be a multiple of mini_batches")
+        if min(self.batch_size, self.mini_batches, self.per_device_batch_size, self.ppo_epochs, self.rollout_batch_size,
+               self.response_length, self.max_prompt_length, self.save_steps) < 1:
+            raise ConfigError("batch sizes, ppo_epochs, lengths and save_steps must be >= 1")
+        if self.total_episodes < self.batch_size:
+            raise ConfigError("total_episodes: at least one batch_size")
+        if self.learning_rate <= 0 or (self.critic_learning_rate or 1) <= 0 or not 0 <= self.warmup_ratio < 1:
+            raise ConfigError("learning rates > 0 and 0 <= warmup_ratio < 1 are needed")
+        if min(self.kl_coef, self.clip_range, self.value_clip_range, self.vf_coef, self.temperature) < 0:
+            raise ConfigError("kl_coef, clip ranges, vf_coef and temperature must be >= 0")
+        if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
+            raise ConfigError("gamma and lam must be in [0, 1]")
+        if self.algorithm != "ppo" and (self.num_generations < 2 or self.batch_size % self.num_generations):
+            raise ConfigError("num_generations: >= 2, and batch_size a multiple of it")
+
+
+@dataclass(frozen=True)
 class Params:
     model: ModelConfig = field(default_factory=ModelConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -362,6 +442,7 @@ class Params:
     split: SplitConfig = field(default_factory=SplitConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
     benchmarks: tuple[BenchmarkConfig, ...] = ()  # read by the split (decontamination) and by evaluation
 
     def __post_init__(self) -> None:

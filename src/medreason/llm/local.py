@@ -76,6 +76,15 @@ class LocalModel:
         self.dtype, self._device = dtype, device
         self._model = self._tokenizer = None
 
+    @classmethod
+    def wrap(cls, model, tokenizer) -> LocalModel:
+        """The runtime around a model already in memory (an RL policy being trained): same generation and scoring,
+        no folder, no fingerprint. The caller keeps the model in eval mode (dropout off) while it generates."""
+        self = cls.__new__(cls)
+        self.model_dir, self.fingerprint, self.dtype = None, None, str(model.dtype).removeprefix("torch.")
+        self._model, self._tokenizer, self._device = model, tokenizer, str(model.device)
+        return self
+
     @property
     def tokenizer(self):
         if self._tokenizer is None:
