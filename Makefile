@@ -37,6 +37,7 @@ bench: setup
 	python bench/llm_client.py
 	python bench/sft.py
 	python bench/local_runtime.py
+	python bench/ppo.py
 
 clean:
 	rm -rf $(VENV)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import mlflow
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -17,7 +18,7 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 STAGES = ["prepare_model", "ingest", "validate_mcq", "audit_verifier", "difficulty", "curate", "validate_problems",
-          "split", "validate_splits", "search", "validate_trajectories", "compose", "validate_sft", "sft"]
+          "split", "validate_splits", "search", "validate_trajectories", "compose", "validate_sft", "sft", "rl"]
 
 
 def sh(*cmd, cwd, check=True, env=None):
@@ -42,6 +43,9 @@ def repo(tmp_path_factory, base_model, _migrated_mlflow_db):
     # SFT: one example per step, two passes, a checkpoint per step, format compliance on 2 questions.
     params["sft"].update(epochs=2, global_batch_size=1, per_device_batch_size=1, max_length=256, save_steps=1,
                          compliance={"max_questions": 2, "max_new_tokens": 24, "batch_size": 2})
+    # RL: two PPO updates of two 16-token rollouts, one held-out question.
+    params["rl"].update(total_episodes=4, batch_size=2, mini_batches=1, per_device_batch_size=2, ppo_epochs=1,
+                        response_length=16, heldout=1, eval_every=1, eval_max_new_tokens=16, save_steps=1)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     # The default store location (sqlite:///mlruns/mlflow.db), pre-migrated to save the few seconds it takes.
     (repo / "mlruns").mkdir()
@@ -136,6 +140,25 @@ def test_repro_fine_tunes_tracks_and_registers_the_sft_model(repo):
     assert [m.step for m in history] == list(range(1, report["train"]["global_step"] + 1))
     assert any(k.startswith("system/") for k in run.data.metrics)  # CPU and memory, sampled by MLflow
     assert {"sft.json", "sft_loss.csv", "sft_generations.jsonl"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_repro_runs_rl_from_the_sft_model_and_registers_it(repo):
+    repo, env, _ = repo
+    report = json.loads((repo / "reports" / "rl.json").read_text())
+    assert report["algorithm"] == "ppo" and report["train"]["updates"] == 2 and report["heldout_prompts"] == 1
+    assert set(report["format_compliance"]) == {"sft", "rl"} and report["compliance_questions"] == 2
+    assert (repo / "models" / "rl" / "model.safetensors").is_file()
+    rollouts = [json.loads(x) for x in (repo / "data" / "rl" / "rollouts.jsonl").read_text().splitlines()]
+    rl_split = {r["id"]: r["mcq_id"] for r in pq.read_table(repo / "data" / "splits" / "rl.parquet").to_pylist()}
+    assert len(rollouts) == 4 and all(rl_split[r["id"]] == r["mcq_id"] for r in rollouts)  # provenance to the MCQ
+    curve = (repo / "reports" / "plots" / "rl_train.csv").read_text().splitlines()
+    assert curve[0].startswith("step,mean_reward") and len(curve) == 3 and "seconds" not in curve[0]
+    assert len((repo / "reports" / "plots" / "rl_heldout.csv").read_text().splitlines()) == 4  # updates 0, 1, 2
+    client = mlflow.MlflowClient(f"sqlite:///{repo}/mlruns/mlflow.db")
+    version = client.get_model_version_by_alias("medreason-rl", "newest")
+    run = client.get_run(version.run_id)
+    assert run.info.run_name == "rl" and "train.mean_reward" in run.data.metrics
+    assert not list((repo / "models" / "checkpoints" / "rl").glob("checkpoint-*"))  # a finished run clears them
 
 
 def test_search_and_sft_rerun_from_scratch_write_the_same_bytes(repo):

@@ -423,8 +423,8 @@ class RLConfig:
             raise ConfigError("total_episodes: at least one batch_size")
         if self.learning_rate <= 0 or (self.critic_learning_rate or 1) <= 0 or not 0 <= self.warmup_ratio < 1:
             raise ConfigError("learning rates > 0 and 0 <= warmup_ratio < 1 are needed")
-        if min(self.kl_coef, self.clip_range, self.value_clip_range, self.vf_coef, self.temperature) < 0:
-            raise ConfigError("kl_coef, clip ranges, vf_coef and temperature must be >= 0")
+        if min(self.kl_coef, self.clip_range, self.value_clip_range, self.vf_coef) < 0 or self.temperature <= 0:
+            raise ConfigError("kl_coef, clip ranges and vf_coef must be >= 0, temperature > 0 (rollouts are sampled)")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise ConfigError("gamma and lam must be in [0, 1]")
         if self.algorithm != "ppo" and (self.num_generations < 2 or self.batch_size % self.num_generations):

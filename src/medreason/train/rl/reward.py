@@ -74,11 +74,11 @@ class Reward:
 
         def medreason_reward(prompts: list[Any], completions: list[Any], ground_truth: list[str],
                              question: list[str] | None = None, **_: Any) -> list[float]:
-            return self(_texts(completions), ground_truth, question)
+            return self(completion_texts(completions), ground_truth, question)
 
         return medreason_reward
 
 
-def _texts(completions: list[Any]) -> list[str]:
+def completion_texts(completions: list[Any]) -> list[str]:
     """TRL passes plain strings, or (conversational datasets) a list of messages per completion."""
     return [c if isinstance(c, str) else "".join(m.get("content", "") for m in c) for c in completions]
