@@ -23,10 +23,13 @@ gradient checkpointing, pad ``<|endoftext|>`` (the tokenizer pads with its EOS),
   is reported too.
 
 Each side: the first update untimed (warm-up: kernels, allocator), the mean of the others; setup (model loading,
-trainer construction) reported apart. Also per side: the process's CPU seconds (all threads) per timed update, which
-other load on the machine inflates far less than wall-clock (``cpu_speedup``), and the peak RSS of the process
-(ours: the benchmark's own process, the reward's embedding model included). ``speedup`` = trl_seconds_per_update / seconds_per_update. The machine has 2
-cores: a full run takes tens of minutes, and other load on the machine inflates both sides. Last line: JSON.
+trainer construction) reported apart. ``speedup`` = trl_seconds_per_update / seconds_per_update. Also per side: the
+process's CPU seconds (all threads) per timed update (``cpu_speedup``; OpenMP's spin-waits count in it), and the
+peak RSS of the process (ours: the benchmark's own process, the reward's embedding model included).
+
+The machine has 2 cores: a full run takes tens of minutes. Other load on the machine inflates both sides, and at 2
+torch threads it does so erratically (an OpenMP barrier waits for a busy core: a small matmul then costs a scheduler
+slice, ~100x its work): on a machine others are using, ``--threads 1`` gives steadier figures. Last line: JSON.
 """
 
 from __future__ import annotations
@@ -100,14 +103,16 @@ def trl_python() -> Path:
     return python
 
 
-def run_trl(base: Path, rows: list[dict], updates: int, warmup: int, response_length: int, tmp: Path) -> dict:
+def run_trl(base: Path, rows: list[dict], updates: int, warmup: int, response_length: int, tmp: Path,
+            threads: int | None) -> dict:
     python = trl_python()
     prompts = tmp / "prompts.json"
     prompts.write_text(json.dumps([r["question"] for r in rows]))
     logfile = CACHE / "ppo_trl112.log"
     cmd = [str(python), str(ROOT / "bench" / "ppo_trl112.py"), "--base", str(base), "--prompts", str(prompts),
            "--updates", str(updates), "--warmup", str(warmup), "--response-length", str(response_length),
-           "--pad-token", PAD_TOKEN, "--output-dir", str(tmp / "trl-out")]
+           "--pad-token", PAD_TOKEN, "--output-dir", str(tmp / "trl-out"),
+           *(["--threads", str(threads)] if threads else [])]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}  # nothing of the project's venv leaks in
     last = ""
     with open(logfile, "w") as err, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
@@ -180,18 +185,24 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=3, help="timed updates, after --warmup untimed ones")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--base", type=Path, default=None, help="default: models/base, else bench/.cache/base")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads on both sides (default: torch's, the cores); 1 on a busy machine")
     args = parser.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     CACHE.mkdir(parents=True, exist_ok=True)
     base = base_model(args.base)
     rows, source = questions(args.prompts)
     total_updates = args.warmup + args.updates
     log(f"model {base}; {len(rows)} prompts from {source}; {args.response_length}-token responses, 1 PPO epoch; "
-        f"{args.warmup} warm-up + {args.updates} timed updates per side")
+        f"{args.warmup} warm-up + {args.updates} timed updates per side; {torch.get_num_threads()} torch threads")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         log("TRL 1.12.0 experimental PPOTrainer (baseline):")
-        trl = run_trl(base, rows, total_updates, args.warmup, args.response_length, tmp)
+        trl = run_trl(base, rows, total_updates, args.warmup, args.response_length, tmp, args.threads)
         log(f"  -> {trl['seconds_per_update']:.2f} s per update, {trl['response_length']:.1f} tokens per response")
         log("medreason train_ppo:")
         ours = run_ours(base, rows, total_updates, args.warmup, args.response_length, tmp)
@@ -200,7 +211,7 @@ def main() -> None:
         "config": {"prompts": len(rows), "response_length": args.response_length, "ppo_epochs": 1,
                    "mini_batches": 1, "micro_batch": len(rows), "temperature": 0.7, "dtype": "float32",
                    "warmup_updates": args.warmup, "timed_updates": args.updates, "questions": source,
-                   "model": base.name},
+                   "model": base.name, "threads": torch.get_num_threads(), "trl_threads": trl["threads"]},
         "seconds_per_update": ours["seconds_per_update"],
         "trl_seconds_per_update": trl["seconds_per_update"],
         "speedup": round(trl["seconds_per_update"] / ours["seconds_per_update"], 3),
@@ -215,7 +226,8 @@ def main() -> None:
         if ours["cpu_seconds_per_update"] else None,
         "peak_rss_mb": ours["peak_rss_mb"], "trl_peak_rss_mb": trl["peak_rss_mb"],
         "update_seconds": ours["update_seconds"], "trl_update_seconds": trl["update_seconds"],  # warm-up first
-        "update_cpu_seconds": ours["update_cpu_seconds"],  # timed updates only "trl_update_cpu_seconds": trl["update_cpu_seconds"][args.warmup:],
+        "update_cpu_seconds": ours["update_cpu_seconds"],  # timed updates only, as the next
+        "trl_update_cpu_seconds": trl["update_cpu_seconds"][args.warmup:],
         "setup_seconds": ours["setup_seconds"], "trl_setup_seconds": trl["setup_seconds"],
         "trl_versions": {k: trl[k] for k in ("trl", "transformers", "torch")},
     }))

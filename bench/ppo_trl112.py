@@ -68,7 +68,10 @@ def main() -> None:
     parser.add_argument("--pad-token", default="<|endoftext|>")
     parser.add_argument("--output-dir", required=True)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.updates <= args.warmup:
         parser.error("--updates must exceed --warmup")
     torch.manual_seed(args.seed)
