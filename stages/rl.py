@@ -42,8 +42,8 @@ def main() -> None:
     cfg = params.rl
     state = PartialState()
     rows = sorted(read_rows(SPLIT), key=lambda r: r["id"])
-    heldout, train = rows[:cfg.heldout], rows[cfg.heldout:]
-    if not train:
+    heldout, train_rows = rows[:cfg.heldout], rows[cfg.heldout:]
+    if not train_rows:
         raise SystemExit(f"rl: the rl split has {len(rows)} problems, all held out (rl.heldout {cfg.heldout})")
     reward = Reward.from_params(params, CACHE / "judge.sqlite")
     run = stage_run("rl", cfg, system_metrics=True) if state.is_main_process else nullcontext()
@@ -58,7 +58,7 @@ def main() -> None:
             train = partial(train_trl, cfg.algorithm)
         curve = CurveLogger(CURVE_NAMES, timings=CURVE_TIMINGS)
         heldout_curve = CurveLogger(HELDOUT_NAMES, prefix="heldout")
-        summary = train(train, SFT, OUT, CHECKPOINTS, cfg, reward, heldout=heldout, curve=curve,
+        summary = train(train_rows, SFT, OUT, CHECKPOINTS, cfg, reward, heldout=heldout, curve=curve,
                         heldout_curve=heldout_curve, rollouts_path=ROLLOUTS, base_fingerprint=model_fingerprint(SFT))
         if not state.is_main_process:
             return
@@ -71,7 +71,7 @@ def main() -> None:
                       for name, folder in (("sft", SFT), ("rl", OUT))}
         seconds, resumed_from = summary.pop("seconds"), summary.pop("resumed_from")
         first, last = (heldout_curve.rows[0], heldout_curve.rows[-1]) if heldout_curve.rows else ({}, {})
-        report = {"algorithm": cfg.algorithm, "train_prompts": len(train), "heldout_prompts": len(heldout),
+        report = {"algorithm": cfg.algorithm, "train_prompts": len(train_rows), "heldout_prompts": len(heldout),
                   "train": summary,
                   "heldout": {"start": {k: v for k, v in first.items() if k != "step"},
                               "end": {k: v for k, v in last.items() if k != "step"}},
