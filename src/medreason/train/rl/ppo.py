@@ -221,9 +221,12 @@ def sequence_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tenso
 
 
 # ---- the loop -----------------------------------------------------------------------------------------------------
+# Params that do not change what is trained: a resume may change them.
+NOT_TRAINING = ("accelerate_config", "save_steps", "eval_every", "eval_max_new_tokens", "save_dtype")
+
+
 def ppo_fingerprint(rows: Sequence[dict], cfg: RLConfig, num_processes: int, base_fingerprint: str) -> str:
-    training = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("accelerate_config", "save_steps", "eval_every",
-                                                                 "eval_max_new_tokens", "save_dtype")}
+    training = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_TRAINING}
     return fingerprint([r["id"] for r in rows], training, num_processes, base_fingerprint)
 
 
