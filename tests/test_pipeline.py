@@ -216,6 +216,8 @@ def test_an_interrupted_sft_stage_resumes_from_its_last_checkpoint(repo):
                                 order_by=["attribute.start_time DESC"], max_results=1)[0]
     assert newest.data.tags["resumed_from"] == f"checkpoint-{last}"  # MLflow's: the report is the same either way
     assert report["train"]["global_step"] == report["train"]["max_steps"] == 4 * examples
+    assert "Data and pipelines are up to date" in sh("dvc", "status", "sft", cwd=repo, env=env).stdout
+    sh("dvc", "repro", cwd=repo, env=env)  # stage 2 follows the new models/sft: the DAG is whole again
     assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo, env=env).stdout
 
 
